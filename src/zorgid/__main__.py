@@ -1,0 +1,3 @@
+from zorgid.cli.main import main
+
+main()

@@ -1,0 +1,44 @@
+"""The root of every error zorgid raises on purpose.
+
+Each feature has its own ``errors.py`` whose classes subclass :class:`ZorgidError`::
+
+    ZorgidError
+    ├── zorgid.pki.errors.PkiError
+    │   ├── CertificateFormatError        (file is not a certificate / key / PKCS#12)
+    │   ├── UziFormatError                (subjectAltName otherName is not a UZI value)
+    │   ├── UziConsistencyError           (cross-checks between UZI fields fail)
+    │   └── CertificateValidationError    (path, validity, usage, revocation)
+    └── zorgid.orgdoc.errors.OrgdocError
+        ├── DocumentError                 (parsing, schema, forbidden constructs)
+        ├── SignatureError                (signature profile and cryptography)
+        ├── SigningError                  (keys and tokens when signing)
+        └── BindingError                  (URA, challenge, request number)
+
+An error carries a stable machine-readable ``code``, a public ``message`` (an English gettext
+msgid with ``{placeholders}``, shown translated to the person) and a ``detail`` that goes to logs
+only. Delivery code (CLI, web) turns errors into exit codes and responses; nothing else does.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from zorgid.core.i18n import translate
+
+
+class ZorgidError(Exception):
+    """Base of all deliberate zorgid errors: stable code, public message, log detail."""
+
+    code: ClassVar[str] = "error"
+    message: ClassVar[str] = "Something went wrong."
+    #: 1 = refused/invalid input, 2 = usage or I/O problem (see formats.md).
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, detail: str = "", **params: object) -> None:
+        self.detail = detail
+        self.params = params
+        super().__init__(f"{self.code}: {detail or self.message}")
+
+    def public_message(self, lang: str) -> str:
+        """The message for the person, in ``lang``, with its parameters filled in."""
+        return translate(self.message, lang).format(**self.params)
