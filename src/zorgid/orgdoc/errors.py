@@ -6,6 +6,14 @@
     ├── DocumentError       document_* (size, parsing, forbidden constructs, schema)
     ├── SignatureError      signature_* (the signature profile and its cryptography)
     ├── SigningError        signing_* (keys and tokens while signing)
+    │   └── Pkcs11Error     signing_pkcs11 (token problems not covered below)
+    │       ├── Pkcs11ModuleError               signing_pkcs11_module
+    │       ├── Pkcs11TokenError                signing_pkcs11_token
+    │       ├── Pkcs11KeyError                  signing_pkcs11_key
+    │       ├── Pkcs11PinError                  signing_pkcs11_pin
+    │       │   └── Pkcs11PinLockedError        signing_pkcs11_pin_locked
+    │       ├── Pkcs11CertificateError          signing_pkcs11_certificate
+    │       └── Pkcs11CertificateMismatchError  signing_pkcs11_certificate_mismatch
     └── BindingError        ura_mismatch, challenge_mismatch, request_mismatch
 """
 
@@ -64,3 +72,124 @@ class BindingError(OrgdocError):
 
     code: ClassVar[str] = "binding_mismatch"
     message: ClassVar[str] = N_("The document does not belong to this request: {reason}.")
+
+
+# --- PKCS#11 tokens (zorgid.orgdoc.pkcs11); every one also carries a ``reason`` param ---------
+
+
+class Pkcs11ModuleError(Pkcs11Error):
+    """The PKCS#11 module (the token vendor's library) could not be loaded."""
+
+    code: ClassVar[str] = "signing_pkcs11_module"
+    message: ClassVar[str] = N_(
+        "The PKCS#11 module {module} could not be loaded: {reason}. Give the full path of the "
+        "token vendor's library (.so or .dll) with --pkcs11-module."
+    )
+
+
+class Pkcs11TokenError(Pkcs11Error):
+    """No (single) token with the given label is present."""
+
+    code: ClassVar[str] = "signing_pkcs11_token"
+    message: ClassVar[str] = N_(
+        'The token "{label}" was not found: {reason}. Tokens present: {present}. Check '
+        "--token-label and that the smartcard or HSM is connected."
+    )
+
+
+class Pkcs11KeyError(Pkcs11Error):
+    """No (single, usable) private key with the given label is on the token."""
+
+    code: ClassVar[str] = "signing_pkcs11_key"
+    message: ClassVar[str] = N_(
+        'The private key "{label}" on token "{token}" cannot be used: {reason}. Private keys '
+        "present: {present}. Check --key-label."
+    )
+
+
+class Pkcs11PinError(Pkcs11Error):
+    """The token did not accept the PIN (wrong, missing, expired)."""
+
+    code: ClassVar[str] = "signing_pkcs11_pin"
+    message: ClassVar[str] = N_(
+        'The PIN for token "{token}" was not accepted: {reason}. Check the PIN (--pin-file); '
+        "too many wrong attempts lock the token."
+    )
+
+
+class Pkcs11PinLockedError(Pkcs11PinError):
+    """The token's user PIN is locked after too many wrong attempts."""
+
+    code: ClassVar[str] = "signing_pkcs11_pin_locked"
+    message: ClassVar[str] = N_(
+        'The PIN of token "{token}" is locked after too many wrong attempts. Unblock it with the '
+        "token's own management software (PUK or security officer PIN) and sign again."
+    )
+
+
+class Pkcs11CertificateError(Pkcs11Error):
+    """The token holds no usable certificate for the key."""
+
+    code: ClassVar[str] = "signing_pkcs11_certificate"
+    message: ClassVar[str] = N_(
+        'No usable certificate for key "{label}" was found on token "{token}": {reason}. You may '
+        "give the certificate as a PEM file with --cert instead."
+    )
+
+
+class Pkcs11CertificateMismatchError(Pkcs11Error):
+    """The certificate's public key is not the public half of the private key on the token."""
+
+    code: ClassVar[str] = "signing_pkcs11_certificate_mismatch"
+    message: ClassVar[str] = N_(
+        'The certificate "{subject}" does not belong to the private key "{label}" on the token: '
+        "{reason}. Choose the key label and certificate that belong together."
+    )
+
+
+class UraMismatchError(BindingError):
+    """The URA in the document is not the URA of the signing certificate."""
+
+    code: ClassVar[str] = "ura_mismatch"
+    message: ClassVar[str] = N_(
+        "The document is for URA {document_ura}, but it was signed with the UZI server "
+        "certificate of URA {certificate_ura}. Sign with your own organisation's certificate, "
+        "or correct the URA in the document."
+    )
+
+
+class UnexpectedUraError(BindingError):
+    """The document is for another organisation than the one expected."""
+
+    code: ClassVar[str] = "ura_unexpected"
+    message: ClassVar[str] = N_(
+        "The document is for URA {document_ura}, but this request is for URA {expected_ura}."
+    )
+
+
+class ChallengeMismatchError(BindingError):
+    """The challenge in the document is not the one this request issued."""
+
+    code: ClassVar[str] = "challenge_mismatch"
+    message: ClassVar[str] = N_(
+        "The challenge (Uitdaging) in the document does not belong to this request. Use the "
+        "document attached to the most recent request e-mail, sign it and send it again."
+    )
+
+
+class RequestMismatchError(BindingError):
+    """The request number in the document is not the one expected."""
+
+    code: ClassVar[str] = "request_mismatch"
+    message: ClassVar[str] = N_(
+        "The document is for request {document_request}, not for request {expected_request}."
+    )
+
+
+class NotSignedYetError(OrgdocError):
+    """A signed document lacks its Ondertekend time."""
+
+    code: ClassVar[str] = "document_signing_time_missing"
+    message: ClassVar[str] = N_(
+        "The signed document has no signing time (Ondertekend). Sign it with the validation tool."
+    )

@@ -1,0 +1,123 @@
+"""How commands talk to people and machines: translated messages, ``--json``, exit codes.
+
+Exit codes (formats.md): 0 success/valid, 1 invalid/refused, 2 usage or I/O error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import click
+
+from zorgid.core.i18n import SUPPORTED, resolve_language, translate
+from zorgid.errors import ZorgidError
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class FileProblem(ZorgidError):
+    """A file could not be read or written."""
+
+    code = "file_error"
+    message = "The file {path} could not be {action}: {reason}."
+    exit_code = EXIT_USAGE
+
+
+@dataclass(frozen=True)
+class Out:
+    """Where one command writes: its language and whether it speaks JSON."""
+
+    lang: str
+    json: bool = False
+
+    def _(self, msgid: str, **params: object) -> str:
+        """Translate ``msgid`` into this command's language and fill in ``params``."""
+        return translate(msgid, self.lang).format(**params)
+
+    def say(self, msgid: str, **params: object) -> None:
+        """Tell the person something (standard output; silent in JSON mode)."""
+        if not self.json:
+            click.echo(self._(msgid, **params))
+
+    def emit_json(self, payload: dict[str, Any]) -> None:
+        """Print one JSON object on standard output."""
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+
+    @contextmanager
+    def reporting(self) -> Iterator[None]:
+        """Turn a ZorgidError raised inside into a message and exit code, never a traceback."""
+        try:
+            yield
+        except ZorgidError as error:
+            self.fail(error)
+
+    def fail(self, error: ZorgidError, *, extra: dict[str, Any] | None = None) -> NoReturn:
+        """Report ``error`` and exit with its code."""
+        message = error.public_message(self.lang)
+        if self.json:
+            self.emit_json({"ok": False, "code": error.code, "message": message, **(extra or {})})
+        else:
+            click.echo(self._("Error") + f" [{error.code}]: {message}", err=True)
+        raise SystemExit(error.exit_code)
+
+
+def lang_option(function: Callable[P, R]) -> Callable[P, R]:
+    """Add ``--lang nl|en`` (default: the locale when it is English, else Dutch)."""
+    return click.option(
+        "--lang",
+        type=click.Choice(SUPPORTED),
+        default=None,
+        help="Taal van de meldingen / language of messages (nl, en).",
+    )(function)
+
+
+def out_for(lang: str | None, *, as_json: bool = False) -> Out:
+    """The Out of a command, from its --lang option and the environment."""
+    return Out(resolve_language(lang, os.environ), as_json)
+
+
+def read_file(path: Path, *, limit: int | None = None) -> bytes:
+    """Read a file, turning OS errors into a FileProblem (exit code 2)."""
+    try:
+        if limit is not None and path.stat().st_size > limit:
+            with path.open("rb") as handle:
+                return handle.read(limit + 1)
+        return path.read_bytes()
+    except OSError as exc:
+        raise FileProblem(
+            str(exc), path=str(path), action="read", reason=exc.strerror or str(exc)
+        ) from None
+
+
+def write_file_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` all at once: a reader sees the old file or the new, never half."""
+    directory = path.resolve().parent
+    try:
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(temporary).replace(path)
+    except OSError as exc:
+        raise FileProblem(
+            str(exc), path=str(path), action="written", reason=exc.strerror or str(exc)
+        ) from None
+
+
+def stdin_is_terminal() -> bool:
+    """Whether a person can be asked questions."""
+    return sys.stdin.isatty()

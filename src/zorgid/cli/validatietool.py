@@ -1,0 +1,441 @@
+"""``zorgid validatietool``: fill, sign, verify and inspect the organisation document.
+
+The cross-platform replacement of the Windows-only ZORG-ID Validatietool; contracts in
+formats.md. Each command parses its options, calls the core once, and renders the outcome.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from zorgid.cli.output import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    Out,
+    lang_option,
+    out_for,
+    read_file,
+    stdin_is_terminal,
+    write_file_atomically,
+)
+from zorgid.cli.views import certificate_view, iso, organisation_view
+from zorgid.core.clock import Clock, FixedClock, SystemClock
+from zorgid.core.i18n import N_
+from zorgid.errors import ZorgidError
+from zorgid.orgdoc.document import (
+    FIELDS,
+    MAX_DOCUMENT_BYTES,
+    DocumentIncompleteError,
+    OrganisationDocument,
+    build_tree,
+    check_schema,
+    from_tree,
+    normalise,
+    parse_untrusted,
+    serialise,
+)
+from zorgid.orgdoc.errors import SigningError
+from zorgid.orgdoc.keys import Signer, SoftwareSigner
+from zorgid.orgdoc.signature import DSIG_NS, check_signature, locate_signature, sign_tree
+from zorgid.orgdoc.verify import DocumentVerifier, Expectations, check_binding
+from zorgid.pki.errors import CertificateFormatError
+from zorgid.pki.loading import load_certificates, load_pkcs12, load_private_key
+from zorgid.pki.trust import (
+    CertificateValidator,
+    Purpose,
+    TrustConfig,
+    check_card_and_time,
+)
+from zorgid.pki.uzi import read_certificate
+
+MAX_SECRET_FILE = 4096
+
+
+class UsageProblem(ZorgidError):
+    """A combination of options that does not work."""
+
+    code = "usage"
+    message = N_("{reason}")
+    exit_code = 2
+
+
+@click.group(name="validatietool")
+def validatietool() -> None:
+    """De ZORG-ID validatietool: organisatiedocument invullen, ondertekenen, controleren.
+
+    The ZORG-ID validation tool: fill in, sign, verify the organisation document.
+    """
+
+
+# --- fill ----------------------------------------------------------------------------------
+
+
+def _parse_set(values: tuple[str, ...]) -> list[tuple[str, str]]:
+    pairs = []
+    for item in values:
+        path, sep, value = item.partition("=")
+        if not sep:
+            raise UsageProblem(reason=f"--set {item}: use PATH=VALUE, e.g. Organisatie/URA=12345678")
+        pairs.append((path.strip(), value))
+    return pairs
+
+
+def _read_document(path: Path) -> OrganisationDocument:
+    root = parse_untrusted(read_file(path, limit=MAX_DOCUMENT_BYTES))
+    if root.find(f"{{{DSIG_NS}}}Signature") is not None:
+        locate_signature(root)
+    return from_tree(root)
+
+
+def _ask_missing(out: Out, document: OrganisationDocument) -> OrganisationDocument:
+    """Ask a person at a terminal for every missing or wrong field, checking each answer."""
+    for field in FIELDS:
+        wrong = [p for p in document.problems() if p.path == field.path]
+        optional_empty = not field.required and not document.get(field.path)
+        if not wrong and not optional_empty:
+            continue
+        if optional_empty and not wrong:
+            continue
+        while True:
+            label = f"{out._(field.label)} [{field.path}] ({out._(field.hint)})"
+            answer = click.prompt(label, default=document.get(field.path) or "", show_default=True)
+            candidate = document.with_values([(field.path, normalise(field.path, answer))])
+            if not [p for p in candidate.problems() if p.path == field.path]:
+                document = candidate
+                break
+            out.say(N_("That is not valid: {hint}. Try again."), hint=out._(field.hint))
+    return document
+
+
+def _problems_text(out: Out, document: OrganisationDocument) -> str:
+    hints = {f.path: out._(f.hint) for f in FIELDS}
+    return "\n".join(
+        f"  - {p.path}: " + out._(p.message, value=p.value, hint=hints[p.path])
+        for p in document.problems()
+    )
+
+
+@validatietool.command()
+@click.argument("doc", required=False, type=click.Path(path_type=Path))
+@click.option("--set", "settings", multiple=True, metavar="PATH=VALUE",
+              help="Veld invullen / set a field, e.g. Organisatie/URA=12345678 (repeatable).")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Uitvoerbestand / output file (default: DOC itself, or standard output).")
+@click.option("--no-input", is_flag=True, help="Nooit vragen stellen / never prompt.")
+@lang_option
+def fill(
+    doc: Path | None, settings: tuple[str, ...], output: Path | None, no_input: bool,  # noqa: FBT001 - click flag
+    lang: str | None,
+) -> None:  # fmt: skip
+    """Organisatiedocument aanmaken of aanvullen / create or complete the organisation document."""
+    out = out_for(lang)
+    with out.reporting():
+        document = _read_document(doc) if doc else OrganisationDocument()
+        document = document.with_values(_parse_set(settings))
+        interrupted = False
+        if document.problems() and stdin_is_terminal() and not no_input:
+            out.say(N_("Some fields are missing or wrong. Fill them in (Enter keeps the value)."))
+            try:
+                document = _ask_missing(out, document)
+            except click.Abort:
+                interrupted = True
+        document = replace(document, ondertekend=None)
+        data = serialise(build_tree(document, keep_empty=True))
+        target = output or doc
+        if target is None:
+            click.echo(data.decode(), nl=False)
+        else:
+            write_file_atomically(target, data)
+        complete = not document.problems()
+        if complete:
+            check_schema(parse_untrusted(data))
+        if target is not None:
+            out.say(
+                N_("Saved to {path}.") if complete else N_("Saved as a draft to {path}."),
+                path=str(target),
+            )
+        if not complete:
+            problems = _problems_text(out, document)
+            if interrupted:
+                out.say(N_("Stopped. What you entered so far is saved."))
+            out.fail(DocumentIncompleteError(problems=problems))
+        out.say(N_("The document is complete. Next step: zorgid validatietool sign {path} -o "
+                   "signed.xml --pkcs12 <your-certificate.p12>"),
+                path=str(target or "organisatiedocument.xml"))  # fmt: skip
+
+
+# --- sign ----------------------------------------------------------------------------------
+
+
+def _secret(path: Path | None, *, prompt: str | None, out: Out) -> bytes | None:
+    if path is not None:
+        return read_file(path, limit=MAX_SECRET_FILE).rstrip(b"\r\n")
+    if prompt and stdin_is_terminal():
+        return str(click.prompt(out._(prompt), hide_input=True, default="", show_default=False)).encode()
+    return None
+
+
+def _software_signer(
+    out: Out, pkcs12: Path | None, password_file: Path | None, cert: Path | None, key: Path | None
+) -> Signer:
+    if pkcs12 is not None:
+        data = read_file(pkcs12)
+        try:
+            private, certificate, chain = load_pkcs12(data, path=str(pkcs12), password=None)
+        except CertificateFormatError as first:
+            if first.code != "pkcs12_password":
+                raise
+            password = _secret(password_file, prompt=N_("Password of the PKCS#12 file"), out=out)
+            private, certificate, chain = load_pkcs12(data, path=str(pkcs12), password=password)
+        return SoftwareSigner(private, certificate, tuple(_intermediates(certificate, chain)))
+    assert cert is not None and key is not None  # noqa: S101 - guaranteed by _choose_key_source
+    certificates = load_certificates(read_file(cert), path=str(cert))
+    key_data = read_file(key)
+    try:
+        private = load_private_key(key_data, path=str(key), password=None)
+    except CertificateFormatError:
+        password = _secret(password_file, prompt=N_("Password of the private key"), out=out)
+        if password is None:
+            raise
+        private = load_private_key(key_data, path=str(key), password=password)
+    return SoftwareSigner(private, certificates[0], tuple(certificates[1:]))
+
+
+def _intermediates(certificate: Any, chain: list[Any]) -> list[Any]:
+    # A PKCS#12 file often holds the root too; KeyInfo carries only what is below a root.
+    return [c for c in chain if c != certificate and c.issuer != c.subject]
+
+
+def _choose_key_source(pkcs12: Path | None, cert: Path | None, key: Path | None,
+                       module: str | None, token: str | None, key_label: str | None) -> str:  # fmt: skip
+    sources = [name for name, given in (("pkcs12", pkcs12), ("pem", cert or key),
+                                        ("pkcs11", module or token or key_label)) if given]  # fmt: skip
+    if len(sources) != 1:
+        raise UsageProblem(reason=N_(
+            "Choose exactly one key: --pkcs12 FILE, or --cert PEM --key PEM, or "
+            "--pkcs11-module LIB --token-label L --key-label K"))  # fmt: skip
+    if sources[0] == "pem" and not (cert and key):
+        raise UsageProblem(reason=N_("--cert and --key go together: give both."))
+    if sources[0] == "pkcs11" and not (module and token and key_label):
+        raise UsageProblem(reason=N_(
+            "For a token give --pkcs11-module, --token-label and --key-label."))  # fmt: skip
+    return sources[0]
+
+
+@validatietool.command()
+@click.argument("doc", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Ondertekend bestand / signed output file.")
+@click.option("--pkcs12", type=click.Path(path_type=Path), help="PKCS#12 (.p12/.pfx) file.")
+@click.option("--password-file", type=click.Path(path_type=Path),
+              help="Bestand met het wachtwoord / file holding the password.")
+@click.option("--cert", type=click.Path(path_type=Path), help="Certificaat (PEM).")
+@click.option("--key", type=click.Path(path_type=Path), help="Private key (PEM).")
+@click.option("--pkcs11-module", help="PKCS#11 module (.so/.dll) of the token or HSM.")
+@click.option("--token-label", help="Label of the token.")
+@click.option("--key-label", help="Label of the key on the token.")
+@click.option("--pin-file", type=click.Path(path_type=Path), help="File holding the token PIN.")
+@lang_option
+def sign(  # noqa: PLR0913 - the options of formats.md
+    doc: Path, output: Path, pkcs12: Path | None, password_file: Path | None,
+    cert: Path | None, key: Path | None, pkcs11_module: str | None, token_label: str | None,
+    key_label: str | None, pin_file: Path | None, lang: str | None,
+) -> None:  # fmt: skip
+    """Organisatiedocument ondertekenen / sign the organisation document."""
+    out = out_for(lang)
+    with out.reporting(), ExitStack() as stack:
+        source = _choose_key_source(pkcs12, cert, key, pkcs11_module, token_label, key_label)
+        document = _read_document(doc)
+        if document.problems():
+            raise DocumentIncompleteError(problems=_problems_text(out, document))
+        signer: Signer
+        if source == "pkcs11":
+            signer = _pkcs11_signer(stack, out, pkcs11_module, token_label, key_label, pin_file,
+                                    cert)  # fmt: skip
+        else:
+            signer = _software_signer(out, pkcs12, password_file, cert, key)
+        now = SystemClock().now().replace(microsecond=0)
+        document = replace(document, ondertekend=now)
+        info = read_certificate(signer.certificate)
+        check_card_and_time(signer.certificate, info, at=now, purpose=Purpose.ORGANISATION_SIGNATURE)
+        check_binding(document, info, Expectations())
+        signed = sign_tree(build_tree(document), signer)
+        # Check our own output as a receiver would before anyone relies on it.
+        root = parse_untrusted(signed)
+        check_schema(root)
+        check_signature(root)
+        write_file_atomically(output, signed)
+        out.say(N_("Signed with the certificate of {organisation} (URA {ura}), valid until {until}."),
+                organisation=info.organisation_name or "?", ura=document.ura,
+                until=iso(info.not_after))  # fmt: skip
+        out.say(N_("Saved to {path}. Send this file as an attachment in your reply to the "
+                   "request e-mail."), path=str(output))  # fmt: skip
+
+
+def _pkcs11_signer(stack: ExitStack, out: Out, module: str | None, token: str | None,
+                   key_label: str | None, pin_file: Path | None, cert: Path | None) -> Signer:  # fmt: skip
+    from zorgid.orgdoc.pkcs11 import open_pkcs11_signer  # noqa: PLC0415 - loads a native module
+
+    pin = _secret(pin_file, prompt=N_("PIN of the token"), out=out)
+    certificate = load_certificates(read_file(cert), path=str(cert))[0] if cert else None
+    assert module and token and key_label  # noqa: S101 - guaranteed by _choose_key_source
+    return stack.enter_context(
+        open_pkcs11_signer(module, token, key_label, pin.decode() if pin else None,
+                           certificate=certificate)  # fmt: skip
+    )
+
+
+# --- verify --------------------------------------------------------------------------------
+
+
+def _load_all(paths: tuple[Path, ...]) -> tuple[Any, ...]:
+    found: list[Any] = []
+    for path in paths:
+        found.extend(load_certificates(read_file(path), path=str(path)))
+    return tuple(found)
+
+
+def _parse_at(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageProblem(reason=N_("--at needs an ISO 8601 time, e.g. 2026-11-28T12:00:00Z")) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+@validatietool.command()
+@click.argument("doc", type=click.Path(path_type=Path))
+@click.option("--trust-anchor", "anchors", multiple=True, required=True,
+              type=click.Path(path_type=Path), help="Vertrouwd CA-certificaat / trusted CA (PEM).")
+@click.option("--intermediate", "intermediates", multiple=True, type=click.Path(path_type=Path),
+              help="Tussenliggend CA-certificaat / intermediate CA (PEM).")
+@click.option("--crl", "crls", multiple=True, type=click.Path(path_type=Path),
+              help="Intrekkingslijst / CRL file (DER or PEM).")
+@click.option("--at", "at_text", help="Controletijdstip / verification time (ISO 8601).")
+@click.option("--expect-ura", help="Verwachte URA / expected URA.")
+@click.option("--expect-challenge", help="Verwachte uitdaging / expected challenge.")
+@click.option("--json", "as_json", is_flag=True, help="Uitvoer als JSON / JSON output.")
+@lang_option
+def verify(  # noqa: PLR0913 - the options of formats.md
+    doc: Path, anchors: tuple[Path, ...], intermediates: tuple[Path, ...], crls: tuple[Path, ...],
+    at_text: str | None, expect_ura: str | None, expect_challenge: str | None,
+    as_json: bool, lang: str | None,  # noqa: FBT001 - click flag
+) -> None:  # fmt: skip
+    """Ondertekend organisatiedocument controleren / verify a signed organisation document."""
+    out = out_for(lang, as_json=as_json)
+    try:
+        at = _parse_at(at_text)
+        clock: Clock = FixedClock(at) if at else SystemClock()
+        config = TrustConfig(
+            anchors=_load_all(anchors),
+            intermediates=_load_all(intermediates),
+            revocation=revocation_for(crls, clock=clock),
+        )
+        data = read_file(doc, limit=MAX_DOCUMENT_BYTES)
+    except ZorgidError as error:
+        out.fail(error, extra={"valid": False})
+    verifier = DocumentVerifier(validator=CertificateValidator(config), clock=clock)
+    report = verifier.report(
+        data, expect=Expectations(ura=expect_ura, challenge=expect_challenge)
+    )
+    payload: dict[str, Any] = {"valid": report.valid}
+    if report.error is None:
+        payload |= {"code": "valid", "message": out._(N_("The organisation document is validly signed."))}
+    else:
+        payload |= {"code": report.error.code, "message": report.error.public_message(out.lang)}
+    if report.document is not None:
+        payload["organisation"] = organisation_view(report.document)
+    if report.certificate is not None:
+        payload["certificate"] = certificate_view(report.certificate)
+    if as_json:
+        out.emit_json(payload)
+    else:
+        _print_report(out, payload)
+    raise SystemExit(EXIT_OK if report.valid else EXIT_REFUSED)
+
+
+def _print_report(out: Out, payload: dict[str, Any]) -> None:
+    if payload["valid"]:
+        out.say(N_("VALID: {message}"), message=payload["message"])
+    else:
+        click.echo(out._(N_("NOT VALID [{code}]: {message}"), code=payload["code"],
+                         message=payload["message"]), err=True)  # fmt: skip
+    organisation = payload.get("organisation")
+    if organisation:
+        out.say(N_("  Organisation: {naam} (URA {ura})"), naam=organisation["naam"],
+                ura=organisation["ura"])  # fmt: skip
+        if organisation.get("aanvraagnummer"):
+            out.say(N_("  Request:      {number}"), number=organisation["aanvraagnummer"])
+        if organisation.get("ondertekend"):
+            out.say(N_("  Signed at:    {moment}"), moment=organisation["ondertekend"])
+    certificate = payload.get("certificate")
+    if certificate:
+        out.say(N_("  Certificate:  {subject}"), subject=certificate["subject"])
+        out.say(N_("  Issued by:    {issuer}"), issuer=certificate["issuer"])
+        out.say(N_("  Valid:        {start} to {end}"), start=certificate["not_before"],
+                end=certificate["not_after"])  # fmt: skip
+
+
+# --- inspect -------------------------------------------------------------------------------
+
+
+@validatietool.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--password-file", type=click.Path(path_type=Path),
+              help="Wachtwoord van het PKCS#12-bestand / PKCS#12 password file.")
+@click.option("--json", "as_json", is_flag=True, help="Uitvoer als JSON / JSON output.")
+@lang_option
+def inspect(file: Path, password_file: Path | None, as_json: bool, lang: str | None) -> None:  # noqa: FBT001 - click flag
+    """Certificaat bekijken / show what a certificate says (PEM, DER, PKCS#12)."""
+    out = out_for(lang, as_json=as_json)
+    with out.reporting():
+        data = read_file(file)
+        password = read_file(password_file, limit=MAX_SECRET_FILE).rstrip(b"\r\n") if password_file else None
+        certificates = load_certificates(data, path=str(file), password=password)
+        info = read_certificate(certificates[0])
+        view = certificate_view(info)
+        if as_json:
+            out.emit_json(view)
+            return
+        _print_certificate(out, view)
+
+
+def _print_certificate(out: Out, view: dict[str, Any]) -> None:
+    out.say(N_("Subject:      {value}"), value=view["subject"])
+    out.say(N_("Issuer:       {value}"), value=view["issuer"])
+    out.say(N_("Serial:       {value}"), value=view["serial"])
+    out.say(N_("Valid:        {start} to {end}"), start=view["not_before"], end=view["not_after"])
+    uzi = view["uzi"]
+    if uzi is None:
+        out.say(N_("This is not a UZI-register certificate (no UZI identification)."))
+        return
+    kinds = {
+        "Z": N_("UZI-pas zorgverlener"), "N": N_("UZI-pas medewerker op naam"),
+        "M": N_("UZI-pas medewerker niet op naam"), "S": N_("UZI server certificate"),
+    }  # fmt: skip
+    out.say(N_("Type:         {kind} ({card})"), kind=out._(kinds[uzi["card_type"]]), card=uzi["card_type"])
+    out.say(N_("URA:          {value}"), value=uzi["ura"])
+    out.say(N_("UZI number:   {value}"), value=uzi["uzi_number"])
+    role = uzi["role"] + (f" {uzi['role_name']}" if uzi["role_name"] else "")
+    if uzi["specialism_name"]:
+        role += f", {uzi['specialism_name']}"
+    out.say(N_("Role:         {value}"), value=role)
+    out.say(N_("AGB:          {value}"), value=uzi["agb"])
+    out.say(N_("Environment:  {value}"), value=uzi["environment"])
+    if view["upn"]:
+        out.say(N_("UPN:          {value}"), value=view["upn"])
+    if view["permanent_identifier"]:
+        out.say(N_("Permanent id: {value} ({assigner})"), **view["permanent_identifier"])
+
+
+def revocation_for(crls: tuple[Path, ...], *, clock: Clock) -> Any:
+    """The revocation checker for the given CRL files (wired to zorgid.pki.revocation)."""
+    raise NotImplementedError

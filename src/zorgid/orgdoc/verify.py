@@ -1,0 +1,141 @@
+"""The organisation-document verifier: the gate a false organisation would try to pass.
+
+Order of checks: bytes and parser (document.py), signature profile and cryptography
+(signature.py), schema, the signer certificate (pki.trust: path, time, usage, revocation, UZI
+card type S), then the binding of document to certificate and request. Data is read only from
+the signed canonical bytes. Every failure is a :class:`~zorgid.errors.ZorgidError` with a stable
+code; :meth:`DocumentVerifier.report` never raises, whatever the input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import logging
+from dataclasses import dataclass
+
+from zorgid.core.clock import Clock
+from zorgid.errors import ZorgidError
+from zorgid.orgdoc.document import OrganisationDocument, from_tree
+from zorgid.orgdoc.errors import (
+    ChallengeMismatchError,
+    NotSignedYetError,
+    RequestMismatchError,
+    UnexpectedUraError,
+    UraMismatchError,
+)
+from zorgid.orgdoc.signature import SignedContent, signed_content
+from zorgid.pki.errors import PkiError
+from zorgid.pki.trust import CertificateValidator, Purpose, ValidatedCertificate
+from zorgid.pki.uzi import UziCertificate, read_certificate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What the caller knows the document must say (a request's URA, challenge, number)."""
+
+    ura: str | None = None
+    challenge: str | None = None
+    request_number: str | None = None
+
+
+@dataclass(frozen=True)
+class VerifiedDocument:
+    """A document whose signature, signer and binding all check out."""
+
+    document: OrganisationDocument
+    certificate: ValidatedCertificate
+    signed_xml: bytes
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """The outcome for people and machines: valid or the error, and what was learnt before."""
+
+    error: ZorgidError | None
+    document: OrganisationDocument | None
+    certificate: UziCertificate | None
+
+    @property
+    def valid(self) -> bool:
+        """True when nothing was wrong."""
+        return self.error is None
+
+
+class InternalVerificationError(ZorgidError):
+    """A defect in zorgid met unexpected input: reported, never a traceback."""
+
+    code = "internal_error"
+    message = "The document could not be checked because of an internal error. Please report it."
+
+
+class DocumentVerifier:
+    """Verifies signed organisation documents against a configured trust store."""
+
+    def __init__(self, *, validator: CertificateValidator, clock: Clock) -> None:
+        self._validator = validator
+        self._clock = clock
+
+    def verify(
+        self, data: bytes, *, expect: Expectations | None = None, at: dt.datetime | None = None
+    ) -> VerifiedDocument:
+        """Verify ``data`` completely or raise the specific error."""
+        signed = signed_content(data)
+        return self._trusted(signed, expect or Expectations(), at or self._clock.now())
+
+    def report(
+        self, data: bytes, *, expect: Expectations | None = None, at: dt.datetime | None = None
+    ) -> VerificationReport:
+        """Like :meth:`verify`, but the outcome is returned, with what was learnt before a failure."""
+        document: OrganisationDocument | None = None
+        certificate: UziCertificate | None = None
+        try:
+            signed = signed_content(data)
+            document = from_tree(signed.root)
+            try:
+                certificate = read_certificate(signed.certificate)
+            except PkiError:
+                certificate = None
+            verified = self._trusted(signed, expect or Expectations(), at or self._clock.now())
+        except ZorgidError as error:
+            return VerificationReport(error, document, certificate)
+        except Exception as exc:  # noqa: BLE001 - the verifier's promise: an answer, never a crash
+            log.exception("verifier defect")
+            return VerificationReport(InternalVerificationError(repr(exc)), document, certificate)
+        return VerificationReport(None, verified.document, verified.certificate.uzi)
+
+    def _trusted(
+        self, signed: SignedContent, expect: Expectations, at: dt.datetime
+    ) -> VerifiedDocument:
+        document = from_tree(signed.root)
+        if document.ondertekend is None:
+            raise NotSignedYetError
+        validated = self._validator.validate(
+            signed.certificate,
+            extra_intermediates=signed.intermediates,
+            at=at,
+            purpose=Purpose.ORGANISATION_SIGNATURE,
+        )
+        check_binding(document, validated.uzi, expect)
+        return VerifiedDocument(document, validated, signed.canonical)
+
+
+def check_binding(
+    document: OrganisationDocument, certificate: UziCertificate, expect: Expectations
+) -> None:
+    """The document must be the certificate's organisation's, and the caller's request's."""
+    certificate_ura = certificate.uzi.ura if certificate.uzi else ""
+    if document.ura != certificate_ura:
+        raise UraMismatchError(document_ura=document.ura, certificate_ura=certificate_ura)
+    if expect.ura is not None and document.ura != expect.ura:
+        raise UnexpectedUraError(document_ura=document.ura, expected_ura=expect.ura)
+    if expect.request_number is not None and document.aanvraagnummer != expect.request_number:
+        raise RequestMismatchError(
+            document_request=document.aanvraagnummer, expected_request=expect.request_number
+        )
+    if expect.challenge is not None and not hmac.compare_digest(
+        document.uitdaging.encode(), expect.challenge.encode()
+    ):
+        raise ChallengeMismatchError
