@@ -214,8 +214,11 @@ def _intermediates(certificate: Any, chain: list[Any]) -> list[Any]:
 
 def _choose_key_source(pkcs12: Path | None, cert: Path | None, key: Path | None,
                        module: str | None, token: str | None, key_label: str | None) -> str:  # fmt: skip
-    sources = [name for name, given in (("pkcs12", pkcs12), ("pem", cert or key),
-                                        ("pkcs11", module or token or key_label)) if given]  # fmt: skip
+    token_given = module or token or key_label
+    # With a token, --cert may supply the certificate when the token holds only the key.
+    pem_given = key or (cert and not token_given)
+    sources = [name for name, given in (("pkcs12", pkcs12), ("pem", pem_given),
+                                        ("pkcs11", token_given)) if given]  # fmt: skip
     if len(sources) != 1:
         raise UsageProblem(reason=N_(
             "Choose exactly one key: --pkcs12 FILE, or --cert PEM --key PEM, or "
