@@ -201,7 +201,9 @@ class TestPki:
         self, card_type: CardType, uzi_number: str, ura: str, role: str, agb: str = "00000000"
     ) -> str:
         """The UZI otherName text for a certificate of ``card_type``."""
-        return "-".join((self._card_oid[card_type], "1", uzi_number, card_type.value, ura, role, agb))
+        return "-".join(
+            (self._card_oid[card_type], "1", uzi_number, card_type.value, ura, role, agb)
+        )
 
     def issue_server(  # noqa: PLR0913 - the profile has this many knobs; tests turn each one
         self,
@@ -550,7 +552,9 @@ def write_test_pki(directory: Path, pki: TestPki) -> list[WrittenFile]:
             surname=person.surname,
         )
         base = f"people/{_slug(person.name)}"
-        put(f"{base}/auth-cert.pem", _pem(issued.certificate), f"UZI-pas certificate: {person.name}")
+        put(
+            f"{base}/auth-cert.pem", _pem(issued.certificate), f"UZI-pas certificate: {person.name}"
+        )
         put(f"{base}/auth-key.pem", _key_pem(issued.key), "its private key", private=True)
     for ca in pki.cas:
         crl = pki.crl(ca)
