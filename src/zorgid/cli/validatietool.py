@@ -7,6 +7,7 @@ formats.md. Each command parses its options, calls the core once, and renders th
 from __future__ import annotations
 
 import datetime as dt
+import os
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -46,6 +47,7 @@ from zorgid.orgdoc.signature import DSIG_NS, check_signature, locate_signature, 
 from zorgid.orgdoc.verify import DocumentVerifier, Expectations, check_binding
 from zorgid.pki.errors import CertificateFormatError
 from zorgid.pki.loading import load_certificates, load_pkcs12, load_private_key
+from zorgid.pki.revocation import CrlFileSource, CrlUrlSource, OcspClient, RevocationChecker
 from zorgid.pki.trust import (
     CertificateValidator,
     Purpose,
@@ -439,6 +441,11 @@ def _print_certificate(out: Out, view: dict[str, Any]) -> None:
         out.say(N_("Permanent id: {value} ({assigner})"), **view["permanent_identifier"])
 
 
-def revocation_for(crls: tuple[Path, ...], *, clock: Clock) -> Any:
-    """The revocation checker for the given CRL files (wired to zorgid.pki.revocation)."""
-    raise NotImplementedError
+def revocation_for(crls: tuple[Path, ...], *, clock: Clock) -> RevocationChecker:
+    """CRL files when given; else the CRLs and OCSP responders named in the certificates."""
+    if crls:
+        return RevocationChecker(crl_sources=(CrlFileSource(crls),))
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "zorgid" / "crl"
+    return RevocationChecker(
+        crl_sources=(CrlUrlSource(cache_dir=cache, clock=clock),), ocsp=OcspClient()
+    )

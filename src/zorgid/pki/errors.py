@@ -3,7 +3,7 @@
 ::
 
     PkiError
-    ├── CertificateFormatError            certificate_unreadable, key_unreadable, pkcs12_password ...
+    ├── CertificateFormatError            certificate_unreadable, key_unreadable, pkcs12_password
     ├── CrlUnreadableError                crl_unreadable (a configured CRL file)
     ├── UziFormatError                    uzi_* (the subjectAltName otherName value is malformed)
     ├── UziConsistencyError               uzi_inconsistent_* (fields disagree with each other)
