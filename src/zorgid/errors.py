@@ -41,4 +41,9 @@ class ZorgidError(Exception):
 
     def public_message(self, lang: str) -> str:
         """The message for the person, in ``lang``, with its parameters filled in."""
-        return translate(self.message, lang).format(**self.params)
+        # A ``reason`` may itself be a msgid (N_): translate it too; other values are data.
+        params = {
+            key: translate(value, lang) if key == "reason" and isinstance(value, str) else value
+            for key, value in self.params.items()
+        }
+        return translate(self.message, lang).format(**params)

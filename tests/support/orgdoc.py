@@ -6,8 +6,8 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -16,7 +16,11 @@ from lxml import etree
 from zorgid.orgdoc.document import DSIG_NS, OrganisationDocument, build_tree
 from zorgid.orgdoc.keys import SoftwareSigner, ecdsa_raw_signature
 from zorgid.orgdoc.signature import sign_tree
-from zorgid.pki.testpki import Issued
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from zorgid.pki.testpki import Issued
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, 0, tzinfo=dt.UTC)
 CHALLENGE = "Q2hhbGxlbmdlLWZyb20tc2VydmVyLTMyYnl0ZXM"
@@ -53,6 +57,15 @@ def document(**overrides: str) -> OrganisationDocument:
 def sign_document(issued: Issued, doc: OrganisationDocument | None = None) -> bytes:
     signer = SoftwareSigner(issued.key, issued.certificate, issued.chain[:-1])
     return sign_tree(build_tree(doc or document()), signer)
+
+
+def find(node: etree._Element, *tags: str) -> etree._Element:
+    """The element at ``tags`` below ``node`` (each a child of the previous); it must exist."""
+    for tag in tags:
+        child = node.find(tag)
+        assert child is not None, tag
+        node = child
+    return node
 
 
 def parse(data: bytes) -> etree._Element:

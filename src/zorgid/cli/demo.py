@@ -30,15 +30,23 @@ def _run(out: Out, args: list[str], *, pause: bool) -> int:
 
 
 def _step(out: Out, number: int, title: str, text: str) -> None:
-    click.secho("\n" + out._(N_("Step {number}: {title}"), number=number, title=out._(title)),
-                fg="cyan", bold=True)  # fmt: skip
+    click.secho(
+        "\n" + out._(N_("Step {number}: {title}"), number=number, title=out._(title)),
+        fg="cyan",
+        bold=True,
+    )
     click.echo(out._(text))
 
 
 @click.command()
-@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False),
-              default=Path("zorgid-demo"), show_default=True,
-              help="Map voor de demobestanden / folder for the demo's files (replaced).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("zorgid-demo"),
+    show_default=True,
+    help="Map voor de demobestanden / folder for the demo's files (replaced).",
+)
 @click.option("--no-pause", is_flag=True, help="Niet wachten tussen stappen / do not pause.")
 @lang_option
 def demo(directory: Path, no_pause: bool, lang: str | None) -> None:  # noqa: FBT001 - click flag
@@ -47,11 +55,17 @@ def demo(directory: Path, no_pause: bool, lang: str | None) -> None:  # noqa: FB
     pause = not no_pause
     lang_args = ["--lang", out.lang]
     click.secho(out._(N_("ZORG-ID validation tool: a guided tour")), bold=True)
-    click.echo(out._(N_(
-        "A care organisation proves who it is by signing an 'organisation document' with the "
-        "private key of its UZI server certificate. This tour does that with test certificates, "
-        "step by step, in the folder {dir}. Nothing here touches real certificates."),
-        dir=directory))  # fmt: skip
+    click.echo(
+        out._(
+            N_(
+                "A care organisation proves who it is by signing an 'organisation document' with "
+                "the private key of its UZI server certificate. This tour does that with test "
+                "certificates, step by step, in the folder {dir}. Nothing here touches real "
+                "certificates."
+            ),
+            dir=directory,
+        )
+    )
     if directory.exists():
         shutil.rmtree(directory)
     pki = directory / "test-pki"
@@ -60,64 +74,147 @@ def demo(directory: Path, no_pause: bool, lang: str | None) -> None:  # noqa: FB
     org = pki / "organisations" / "90000123"
     challenge = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
 
-    _step(out, 1, N_("a test PKI"), N_(
-        "Real UZI server certificates come from the UZI-register (CIBG). For trying things out "
-        "we make our own test hierarchy that looks like the UZI-register's test environment: a "
-        "test root, the server CA, and a certificate for the demo practice with URA 90000123."))  # fmt: skip
+    _step(
+        out,
+        1,
+        N_("a test PKI"),
+        N_(
+            "Real UZI server certificates come from the UZI-register (CIBG). For trying things out "
+            "we make our own test hierarchy that looks like the UZI-register's test environment: a "
+            "test root, the server CA, and a certificate for the demo practice with URA 90000123."
+        ),
+    )
     _run(out, ["pki", "init-test", str(pki), *lang_args], pause=pause)
 
-    _step(out, 2, N_("look at the certificate"), N_(
-        "'inspect' shows what a certificate says: whose it is, who issued it, and the UZI data "
-        "(card type S = server certificate, the URA of the organisation)."))  # fmt: skip
+    _step(
+        out,
+        2,
+        N_("look at the certificate"),
+        N_(
+            "'inspect' shows what a certificate says: whose it is, who issued it, and the UZI data "
+            "(card type S = server certificate, the URA of the organisation)."
+        ),
+    )
     _run(out, ["validatietool", "inspect", str(org / "server-cert.pem"), *lang_args], pause=pause)
 
-    _step(out, 3, N_("fill in the organisation document"), N_(
-        "The service e-mails a prefilled document with a request number and a one-time "
-        "challenge. Here we fill it in ourselves with 'fill'. Missing fields are asked for at a "
-        "terminal; with --set you give them on the command line."))  # fmt: skip
+    _step(
+        out,
+        3,
+        N_("fill in the organisation document"),
+        N_(
+            "The service e-mails a prefilled document with a request number and a one-time "
+            "challenge. Here we fill it in ourselves with 'fill'. Missing fields are asked for at "
+            "a terminal; with --set you give them on the command line."
+        ),
+    )
     values = {
-        "Aanvraag/Aanvraagnummer": "ZID-2026-000123", "Aanvraag/Uitdaging": challenge,
-        "Aanvraag/Omgeving": "acceptatie", "Organisatie/URA": "90000123",
+        "Aanvraag/Aanvraagnummer": "ZID-2026-000123",
+        "Aanvraag/Uitdaging": challenge,
+        "Aanvraag/Omgeving": "acceptatie",
+        "Organisatie/URA": "90000123",
         "Organisatie/Naam": "Huisartsenpraktijk De Linde",
-        "TechnischBeheerder/Naam": "Jan Jansen", "TechnischBeheerder/Email": "it@delinde.example",
+        "TechnischBeheerder/Naam": "Jan Jansen",
+        "TechnischBeheerder/Email": "it@delinde.example",
         "PortaalAdministrator/Naam": "Petra de Vries",
         "PortaalAdministrator/Email": "petra@delinde.example",
         "Applicaties/Applicatie": "example-his",
-    }  # fmt: skip
+    }
     sets = [arg for path, value in values.items() for arg in ("--set", f"{path}={value}")]
-    _run(out, ["validatietool", "fill", "-o", str(doc), "--no-input", *sets, *lang_args],
-         pause=pause)  # fmt: skip
+    _run(
+        out, ["validatietool", "fill", "-o", str(doc), "--no-input", *sets, *lang_args], pause=pause
+    )
 
-    _step(out, 4, N_("sign it with the server certificate"), N_(
-        "'sign' puts the signing time in the document and signs it with the private key. The "
-        "key may be in a PKCS#12 file (.p12/.pfx, as exported from Windows), in PEM files, or on "
-        "a smartcard or HSM (PKCS#11). The tool checks its own result before saving it."))  # fmt: skip
-    _run(out, ["validatietool", "sign", str(doc), "-o", str(signed), "--pkcs12",
-               str(org / "server.p12"), "--password-file", str(org / "server.p12.password"),
-               *lang_args], pause=pause)  # fmt: skip
+    _step(
+        out,
+        4,
+        N_("sign it with the server certificate"),
+        N_(
+            "'sign' puts the signing time in the document and signs it with the private key. The "
+            "key may be in a PKCS#12 file (.p12/.pfx, as exported from Windows), in PEM files, or "
+            "on a smartcard or HSM (PKCS#11). The tool checks its own result before saving it."
+        ),
+    )
+    _run(
+        out,
+        [
+            "validatietool",
+            "sign",
+            str(doc),
+            "-o",
+            str(signed),
+            "--pkcs12",
+            str(org / "server.p12"),
+            "--password-file",
+            str(org / "server.p12.password"),
+            *lang_args,
+        ],
+        pause=pause,
+    )
 
-    _step(out, 5, N_("verify it, as the service does"), N_(
-        "'verify' checks the signature, that the certificate comes from the trusted "
-        "UZI-register CA, is valid and not revoked, that it is a server certificate, and that "
-        "its URA is the URA in the document."))  # fmt: skip
-    _run(out, ["validatietool", "verify", str(signed), "--trust-anchor",
-               str(pki / "ca" / "server-ca.pem"), "--crl", str(pki / "crl" / "server-ca.crl"),
-               "--expect-ura", "90000123", "--expect-challenge", challenge, *lang_args],
-         pause=pause)  # fmt: skip
+    _step(
+        out,
+        5,
+        N_("verify it, as the service does"),
+        N_(
+            "'verify' checks the signature, that the certificate comes from the trusted "
+            "UZI-register CA, is valid and not revoked, that it is a server certificate, and that "
+            "its URA is the URA in the document."
+        ),
+    )
+    _run(
+        out,
+        [
+            "validatietool",
+            "verify",
+            str(signed),
+            "--trust-anchor",
+            str(pki / "ca" / "server-ca.pem"),
+            "--crl",
+            str(pki / "crl" / "server-ca.crl"),
+            "--expect-ura",
+            "90000123",
+            "--expect-challenge",
+            challenge,
+            *lang_args,
+        ],
+        pause=pause,
+    )
 
-    _step(out, 6, N_("what if someone changes it?"), N_(
-        "We change the organisation's name in the signed file, as an attacker might. The "
-        "signature no longer matches, and verify says so (exit code 1)."))  # fmt: skip
+    _step(
+        out,
+        6,
+        N_("what if someone changes it?"),
+        N_(
+            "We change the organisation's name in the signed file, as an attacker might. The "
+            "signature no longer matches, and verify says so (exit code 1)."
+        ),
+    )
     tampered = directory / "organisatiedocument-gewijzigd.xml"
     tampered.write_bytes(signed.read_bytes().replace(b"De Linde", b"De Eik"))
-    _run(out, ["validatietool", "verify", str(tampered), "--trust-anchor",
-               str(pki / "ca" / "server-ca.pem"), "--crl", str(pki / "crl" / "server-ca.crl"),
-               *lang_args], pause=False)  # fmt: skip
+    _run(
+        out,
+        [
+            "validatietool",
+            "verify",
+            str(tampered),
+            "--trust-anchor",
+            str(pki / "ca" / "server-ca.pem"),
+            "--crl",
+            str(pki / "crl" / "server-ca.crl"),
+            *lang_args,
+        ],
+        pause=False,
+    )
 
     click.secho("\n" + out._(N_("Done.")), bold=True)
-    click.echo(out._(N_(
-        "With a real certificate you do the same: fill in the document from the request e-mail, "
-        "sign it with your organisation's UZI server certificate, and send the signed file as an "
-        "attachment in your reply. See docs/validatietool.md, and docs/windows-certificate-store.md "
-        "if your key is in the Windows certificate store. Add --json to any command for output a "
-        "program can read.")))  # fmt: skip
+    click.echo(
+        out._(
+            N_(
+                "With a real certificate you do the same: fill in the document from the request "
+                "e-mail, sign it with your organisation's UZI server certificate, and send the "
+                "signed file as an attachment in your reply. See docs/validatietool.md, and "
+                "docs/windows-certificate-store.md if your key is in the Windows certificate "
+                "store. Add --json to any command for output a program can read."
+            )
+        )
+    )

@@ -34,9 +34,16 @@ def main() -> None:
         cli.main(standalone_mode=True)
     except SystemExit:
         raise
-    except Exception:  # noqa: BLE001 - last line of defence: a person never sees a traceback
+    except Exception:
         logging.getLogger("zorgid").debug("unexpected error", exc_info=True)
         out = out_for(None)
-        click.echo(out._(N_("Internal error [internal_error]: zorgid could not finish. Run again "
-                            "with ZORGID_DEBUG=1 for details, and please report it.")), err=True)  # fmt: skip
+        click.echo(
+            out._(
+                N_(
+                    "Internal error [internal_error]: zorgid could not finish. Run again with "
+                    "ZORGID_DEBUG=1 for details, and please report it."
+                )
+            ),
+            err=True,
+        )
         sys.exit(EXIT_USAGE)

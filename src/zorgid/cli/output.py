@@ -9,16 +9,18 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
-from zorgid.core.i18n import SUPPORTED, resolve_language, translate
+from zorgid.core.i18n import N_, SUPPORTED, resolve_language, translate
 from zorgid.errors import ZorgidError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -28,12 +30,18 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class FileProblem(ZorgidError):
-    """A file could not be read or written."""
+class FileReadError(ZorgidError):
+    """A file could not be read."""
 
     code = "file_error"
-    message = "The file {path} could not be {action}: {reason}."
+    message = N_("The file {path} could not be read: {reason}. Check the name and the location.")
     exit_code = EXIT_USAGE
+
+
+class FileWriteError(FileReadError):
+    """A file could not be written."""
+
+    message = N_("The file {path} could not be written: {reason}.")
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,7 @@ class Out:
         if self.json:
             self.emit_json({"ok": False, "code": error.code, "message": message, **(extra or {})})
         else:
-            click.echo(self._("Error") + f" [{error.code}]: {message}", err=True)
+            click.echo(self._(N_("Error")) + f" [{error.code}]: {message}", err=True)
         raise SystemExit(error.exit_code)
 
 
@@ -90,16 +98,14 @@ def out_for(lang: str | None, *, as_json: bool = False) -> Out:
 
 
 def read_file(path: Path, *, limit: int | None = None) -> bytes:
-    """Read a file, turning OS errors into a FileProblem (exit code 2)."""
+    """Read a file, turning OS errors into a FileReadError (exit code 2)."""
     try:
         if limit is not None and path.stat().st_size > limit:
             with path.open("rb") as handle:
                 return handle.read(limit + 1)
         return path.read_bytes()
     except OSError as exc:
-        raise FileProblem(
-            str(exc), path=str(path), action="read", reason=exc.strerror or str(exc)
-        ) from None
+        raise FileReadError(str(exc), path=str(path), reason=exc.strerror or str(exc)) from None
 
 
 def write_file_atomically(path: Path, data: bytes) -> None:
@@ -113,9 +119,7 @@ def write_file_atomically(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         Path(temporary).replace(path)
     except OSError as exc:
-        raise FileProblem(
-            str(exc), path=str(path), action="written", reason=exc.strerror or str(exc)
-        ) from None
+        raise FileWriteError(str(exc), path=str(path), reason=exc.strerror or str(exc)) from None
 
 
 def stdin_is_terminal() -> bool:

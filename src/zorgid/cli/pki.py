@@ -51,16 +51,27 @@ def init_test(directory: Path, force: bool, lang: str | None) -> None:  # noqa: 
             directory.mkdir(parents=True, exist_ok=True)
             written = write_test_pki(directory, TestPki(now=SystemClock().now()))
         except OSError as exc:
-            raise DirectoryError(str(exc), path=str(directory), reason=exc.strerror or str(exc)) from None
-        out.say(N_("Test PKI created in {path} (for testing only, never for production):"),
-                path=str(directory))  # fmt: skip
+            raise DirectoryError(
+                str(exc), path=str(directory), reason=exc.strerror or str(exc)
+            ) from None
+        out.say(
+            N_("Test PKI created in {path} (for testing only, never for production):"),
+            path=str(directory),
+        )
         for item in written:
-            out.say("  {path}  {description}", path=str(item.path.relative_to(directory)),
-                    description=item.description)  # fmt: skip
-        out.say(N_(
-            "\nTrust anchor for verification: {anchor}\n"
-            "Demo organisation: URA 90000123, certificate organisations/90000123/server.p12 "
-            "(password: {password})\n"
-            "Try: zorgid validatietool inspect {path}/organisations/90000123/server-cert.pem"),
-            anchor=str(directory / "ca" / "server-ca.pem"), password=DEMO_PKCS12_PASSWORD,
-            path=str(directory))  # fmt: skip
+            out.say(
+                "  {path}  {description}",
+                path=str(item.path.relative_to(directory)),
+                description=item.description,
+            )
+        out.say(
+            N_(
+                "\nTrust anchor for verification: {anchor}\n"
+                "Demo organisation: URA 90000123, certificate organisations/90000123/server.p12 "
+                "(password: {password})\n"
+                "Try: zorgid validatietool inspect {path}/organisations/90000123/server-cert.pem"
+            ),
+            anchor=str(directory / "ca" / "server-ca.pem"),
+            password=DEMO_PKCS12_PASSWORD,
+            path=str(directory),
+        )

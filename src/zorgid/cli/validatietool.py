@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 from contextlib import ExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -30,6 +30,7 @@ from zorgid.core.clock import Clock, FixedClock, SystemClock
 from zorgid.core.i18n import N_
 from zorgid.errors import ZorgidError
 from zorgid.orgdoc.document import (
+    DSIG_NS,
     FIELDS,
     MAX_DOCUMENT_BYTES,
     DocumentIncompleteError,
@@ -41,9 +42,8 @@ from zorgid.orgdoc.document import (
     parse_untrusted,
     serialise,
 )
-from zorgid.orgdoc.errors import SigningError
 from zorgid.orgdoc.keys import Signer, SoftwareSigner
-from zorgid.orgdoc.signature import DSIG_NS, check_signature, locate_signature, sign_tree
+from zorgid.orgdoc.signature import locate_signature, sign_tree, signed_content
 from zorgid.orgdoc.verify import DocumentVerifier, Expectations, check_binding
 from zorgid.pki.errors import CertificateFormatError
 from zorgid.pki.loading import load_certificates, load_pkcs12, load_private_key
@@ -56,10 +56,13 @@ from zorgid.pki.trust import (
 )
 from zorgid.pki.uzi import read_certificate
 
+if TYPE_CHECKING:
+    from cryptography import x509
+
 MAX_SECRET_FILE = 4096
 
 
-class UsageProblem(ZorgidError):
+class UsageError(ZorgidError):
     """A combination of options that does not work."""
 
     code = "usage"
@@ -83,7 +86,7 @@ def _parse_set(values: tuple[str, ...]) -> list[tuple[str, str]]:
     for item in values:
         path, sep, value = item.partition("=")
         if not sep:
-            raise UsageProblem(reason=f"--set {item}: use PATH=VALUE, e.g. Organisatie/URA=12345678")
+            raise UsageError(reason=f"--set {item}: use PATH=VALUE, e.g. Organisatie/URA=12345678")
         pairs.append((path.strip(), value))
     return pairs
 
@@ -125,16 +128,29 @@ def _problems_text(out: Out, document: OrganisationDocument) -> str:
 
 @validatietool.command()
 @click.argument("doc", required=False, type=click.Path(path_type=Path))
-@click.option("--set", "settings", multiple=True, metavar="PATH=VALUE",
-              help="Veld invullen / set a field, e.g. Organisatie/URA=12345678 (repeatable).")
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Uitvoerbestand / output file (default: DOC itself, or standard output).")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Veld invullen / set a field, e.g. Organisatie/URA=12345678 (repeatable).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Uitvoerbestand / output file (default: DOC itself, or standard output).",
+)
 @click.option("--no-input", is_flag=True, help="Nooit vragen stellen / never prompt.")
 @lang_option
 def fill(
-    doc: Path | None, settings: tuple[str, ...], output: Path | None, no_input: bool,  # noqa: FBT001 - click flag
+    *,
+    doc: Path | None,
+    settings: tuple[str, ...],
+    output: Path | None,
+    no_input: bool,
     lang: str | None,
-) -> None:  # fmt: skip
+) -> None:
     """Organisatiedocument aanmaken of aanvullen / create or complete the organisation document."""
     out = out_for(lang)
     with out.reporting():
@@ -167,79 +183,147 @@ def fill(
             if interrupted:
                 out.say(N_("Stopped. What you entered so far is saved."))
             out.fail(DocumentIncompleteError(problems=problems))
-        out.say(N_("The document is complete. Next step: zorgid validatietool sign {path} -o "
-                   "signed.xml --pkcs12 <your-certificate.p12>"),
-                path=str(target or "organisatiedocument.xml"))  # fmt: skip
+        out.say(
+            N_(
+                "The document is complete. Next step: zorgid validatietool sign {path} -o "
+                "signed.xml --pkcs12 <your-certificate.p12>"
+            ),
+            path=str(target or "organisatiedocument.xml"),
+        )
 
 
 # --- sign ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyFiles:
+    """A key in files: a PKCS#12 bundle, or a PEM certificate and key."""
+
+    pkcs12: Path | None
+    cert: Path | None
+    key: Path | None
+    password_file: Path | None
+
+
+@dataclass(frozen=True)
+class TokenKey:
+    """A key on a PKCS#11 token; the certificate may come from a file instead of the token."""
+
+    module: str
+    token_label: str
+    key_label: str
+    pin_file: Path | None
+    cert: Path | None
 
 
 def _secret(path: Path | None, *, prompt: str | None, out: Out) -> bytes | None:
     if path is not None:
         return read_file(path, limit=MAX_SECRET_FILE).rstrip(b"\r\n")
     if prompt and stdin_is_terminal():
-        return str(click.prompt(out._(prompt), hide_input=True, default="", show_default=False)).encode()
+        answer = click.prompt(out._(prompt), hide_input=True, default="", show_default=False)
+        return str(answer).encode()
     return None
 
 
-def _software_signer(
-    out: Out, pkcs12: Path | None, password_file: Path | None, cert: Path | None, key: Path | None
-) -> Signer:
-    if pkcs12 is not None:
-        data = read_file(pkcs12)
+def _file_signer(out: Out, files: KeyFiles) -> Signer:
+    if files.pkcs12 is not None:
+        data = read_file(files.pkcs12)
+        path = str(files.pkcs12)
         try:
-            private, certificate, chain = load_pkcs12(data, path=str(pkcs12), password=None)
+            private, certificate, chain = load_pkcs12(data, path=path, password=None)
         except CertificateFormatError as first:
             if first.code != "pkcs12_password":
                 raise
-            password = _secret(password_file, prompt=N_("Password of the PKCS#12 file"), out=out)
-            private, certificate, chain = load_pkcs12(data, path=str(pkcs12), password=password)
-        return SoftwareSigner(private, certificate, tuple(_intermediates(certificate, chain)))
-    assert cert is not None and key is not None  # noqa: S101 - guaranteed by _choose_key_source
-    certificates = load_certificates(read_file(cert), path=str(cert))
-    key_data = read_file(key)
+            password = _secret(
+                files.password_file, prompt=N_("Password of the PKCS#12 file"), out=out
+            )
+            private, certificate, chain = load_pkcs12(data, path=path, password=password)
+        return SoftwareSigner(private, certificate, _intermediates(certificate, chain))
+    if files.cert is None or files.key is None:
+        raise UsageError(reason=N_("--cert and --key go together: give both."))
+    certificates = load_certificates(read_file(files.cert), path=str(files.cert))
+    key_data = read_file(files.key)
     try:
-        private = load_private_key(key_data, path=str(key), password=None)
+        private = load_private_key(key_data, path=str(files.key), password=None)
     except CertificateFormatError:
-        password = _secret(password_file, prompt=N_("Password of the private key"), out=out)
+        password = _secret(files.password_file, prompt=N_("Password of the private key"), out=out)
         if password is None:
             raise
-        private = load_private_key(key_data, path=str(key), password=password)
+        private = load_private_key(key_data, path=str(files.key), password=password)
     return SoftwareSigner(private, certificates[0], tuple(certificates[1:]))
 
 
-def _intermediates(certificate: Any, chain: list[Any]) -> list[Any]:
+def _intermediates(
+    certificate: x509.Certificate, chain: list[x509.Certificate]
+) -> tuple[x509.Certificate, ...]:
     # A PKCS#12 file often holds the root too; KeyInfo carries only what is below a root.
-    return [c for c in chain if c != certificate and c.issuer != c.subject]
+    return tuple(c for c in chain if c != certificate and c.issuer != c.subject)
 
 
-def _choose_key_source(pkcs12: Path | None, cert: Path | None, key: Path | None,
-                       module: str | None, token: str | None, key_label: str | None) -> str:  # fmt: skip
-    token_given = module or token or key_label
+def _token_signer(stack: ExitStack, out: Out, token: TokenKey) -> Signer:
+    from zorgid.orgdoc.pkcs11 import open_pkcs11_signer  # noqa: PLC0415 - loads a native module
+
+    pin = _secret(token.pin_file, prompt=N_("PIN of the token"), out=out)
+    certificate = (
+        load_certificates(read_file(token.cert), path=str(token.cert))[0] if token.cert else None
+    )
+    signer = open_pkcs11_signer(
+        token.module,
+        token.token_label,
+        token.key_label,
+        pin.decode() if pin is not None else None,
+        certificate=certificate,
+    )
+    return stack.enter_context(signer)
+
+
+def _key_source(  # noqa: PLR0913 - one argument per key option of formats.md
+    *,
+    pkcs12: Path | None,
+    password_file: Path | None,
+    cert: Path | None,
+    key: Path | None,
+    module: str | None,
+    token_label: str | None,
+    key_label: str | None,
+    pin_file: Path | None,
+) -> KeyFiles | TokenKey:
+    token_given = bool(module or token_label or key_label)
     # With a token, --cert may supply the certificate when the token holds only the key.
-    pem_given = key or (cert and not token_given)
-    sources = [name for name, given in (("pkcs12", pkcs12), ("pem", pem_given),
-                                        ("pkcs11", token_given)) if given]  # fmt: skip
-    if len(sources) != 1:
-        raise UsageProblem(reason=N_(
-            "Choose exactly one key: --pkcs12 FILE, or --cert PEM --key PEM, or "
-            "--pkcs11-module LIB --token-label L --key-label K"))  # fmt: skip
-    if sources[0] == "pem" and not (cert and key):
-        raise UsageProblem(reason=N_("--cert and --key go together: give both."))
-    if sources[0] == "pkcs11" and not (module and token and key_label):
-        raise UsageProblem(reason=N_(
-            "For a token give --pkcs11-module, --token-label and --key-label."))  # fmt: skip
-    return sources[0]
+    pem_given = bool(key or (cert and not token_given))
+    if [bool(pkcs12), pem_given, token_given].count(True) != 1:
+        raise UsageError(
+            reason=N_(
+                "Choose exactly one key: --pkcs12 FILE, or --cert PEM --key PEM, or "
+                "--pkcs11-module LIB --token-label L --key-label K"
+            )
+        )
+    if token_given:
+        if not (module and token_label and key_label):
+            raise UsageError(
+                reason=N_("For a token give --pkcs11-module, --token-label and --key-label.")
+            )
+        return TokenKey(module, token_label, key_label, pin_file, cert)
+    if pem_given and not (cert and key):
+        raise UsageError(reason=N_("--cert and --key go together: give both."))
+    return KeyFiles(pkcs12, cert, key, password_file)
 
 
 @validatietool.command()
 @click.argument("doc", type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="Ondertekend bestand / signed output file.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Ondertekend bestand / signed output file.",
+)
 @click.option("--pkcs12", type=click.Path(path_type=Path), help="PKCS#12 (.p12/.pfx) file.")
-@click.option("--password-file", type=click.Path(path_type=Path),
-              help="Bestand met het wachtwoord / file holding the password.")
+@click.option(
+    "--password-file",
+    type=click.Path(path_type=Path),
+    help="Bestand met het wachtwoord / file holding the password.",
+)
 @click.option("--cert", type=click.Path(path_type=Path), help="Certificaat (PEM).")
 @click.option("--key", type=click.Path(path_type=Path), help="Private key (PEM).")
 @click.option("--pkcs11-module", help="PKCS#11 module (.so/.dll) of the token or HSM.")
@@ -248,59 +332,71 @@ def _choose_key_source(pkcs12: Path | None, cert: Path | None, key: Path | None,
 @click.option("--pin-file", type=click.Path(path_type=Path), help="File holding the token PIN.")
 @lang_option
 def sign(  # noqa: PLR0913 - the options of formats.md
-    doc: Path, output: Path, pkcs12: Path | None, password_file: Path | None,
-    cert: Path | None, key: Path | None, pkcs11_module: str | None, token_label: str | None,
-    key_label: str | None, pin_file: Path | None, lang: str | None,
-) -> None:  # fmt: skip
+    *,
+    doc: Path,
+    output: Path,
+    pkcs12: Path | None,
+    password_file: Path | None,
+    cert: Path | None,
+    key: Path | None,
+    pkcs11_module: str | None,
+    token_label: str | None,
+    key_label: str | None,
+    pin_file: Path | None,
+    lang: str | None,
+) -> None:
     """Organisatiedocument ondertekenen / sign the organisation document."""
     out = out_for(lang)
     with out.reporting(), ExitStack() as stack:
-        source = _choose_key_source(pkcs12, cert, key, pkcs11_module, token_label, key_label)
+        source = _key_source(
+            pkcs12=pkcs12,
+            password_file=password_file,
+            cert=cert,
+            key=key,
+            module=pkcs11_module,
+            token_label=token_label,
+            key_label=key_label,
+            pin_file=pin_file,
+        )
         document = _read_document(doc)
         if document.problems():
             raise DocumentIncompleteError(problems=_problems_text(out, document))
-        signer: Signer
-        if source == "pkcs11":
-            signer = _pkcs11_signer(stack, out, pkcs11_module, token_label, key_label, pin_file,
-                                    cert)  # fmt: skip
+        if isinstance(source, TokenKey):
+            signer = _token_signer(stack, out, source)
         else:
-            signer = _software_signer(out, pkcs12, password_file, cert, key)
+            signer = _file_signer(out, source)
         now = SystemClock().now().replace(microsecond=0)
         document = replace(document, ondertekend=now)
         info = read_certificate(signer.certificate)
-        check_card_and_time(signer.certificate, info, at=now, purpose=Purpose.ORGANISATION_SIGNATURE)
+        # The receiver's checks that need no trust store, before anything is signed or sent.
+        check_card_and_time(
+            signer.certificate, info, at=now, purpose=Purpose.ORGANISATION_SIGNATURE
+        )
         check_binding(document, info, Expectations())
         signed = sign_tree(build_tree(document), signer)
         # Check our own output as a receiver would before anyone relies on it.
-        root = parse_untrusted(signed)
-        check_schema(root)
-        check_signature(root)
+        signed_content(signed)
         write_file_atomically(output, signed)
-        out.say(N_("Signed with the certificate of {organisation} (URA {ura}), valid until {until}."),
-                organisation=info.organisation_name or "?", ura=document.ura,
-                until=iso(info.not_after))  # fmt: skip
-        out.say(N_("Saved to {path}. Send this file as an attachment in your reply to the "
-                   "request e-mail."), path=str(output))  # fmt: skip
-
-
-def _pkcs11_signer(stack: ExitStack, out: Out, module: str | None, token: str | None,
-                   key_label: str | None, pin_file: Path | None, cert: Path | None) -> Signer:  # fmt: skip
-    from zorgid.orgdoc.pkcs11 import open_pkcs11_signer  # noqa: PLC0415 - loads a native module
-
-    pin = _secret(pin_file, prompt=N_("PIN of the token"), out=out)
-    certificate = load_certificates(read_file(cert), path=str(cert))[0] if cert else None
-    assert module and token and key_label  # noqa: S101 - guaranteed by _choose_key_source
-    return stack.enter_context(
-        open_pkcs11_signer(module, token, key_label, pin.decode() if pin else None,
-                           certificate=certificate)  # fmt: skip
-    )
+        out.say(
+            N_("Signed with the certificate of {organisation} (URA {ura}), valid until {until}."),
+            organisation=info.organisation_name or "?",
+            ura=document.ura,
+            until=iso(info.not_after),
+        )
+        out.say(
+            N_(
+                "Saved to {path}. Send this file as an attachment in your reply to the request "
+                "e-mail."
+            ),
+            path=str(output),
+        )
 
 
 # --- verify --------------------------------------------------------------------------------
 
 
-def _load_all(paths: tuple[Path, ...]) -> tuple[Any, ...]:
-    found: list[Any] = []
+def _load_all(paths: tuple[Path, ...]) -> tuple[x509.Certificate, ...]:
+    found: list[x509.Certificate] = []
     for path in paths:
         found.extend(load_certificates(read_file(path), path=str(path)))
     return tuple(found)
@@ -310,30 +406,55 @@ def _parse_at(value: str | None) -> dt.datetime | None:
     if value is None:
         return None
     try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise UsageProblem(reason=N_("--at needs an ISO 8601 time, e.g. 2026-11-28T12:00:00Z")) from None
+        raise UsageError(
+            reason=N_("--at needs an ISO 8601 time, e.g. 2026-11-28T12:00:00Z")
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 @validatietool.command()
 @click.argument("doc", type=click.Path(path_type=Path))
-@click.option("--trust-anchor", "anchors", multiple=True, required=True,
-              type=click.Path(path_type=Path), help="Vertrouwd CA-certificaat / trusted CA (PEM).")
-@click.option("--intermediate", "intermediates", multiple=True, type=click.Path(path_type=Path),
-              help="Tussenliggend CA-certificaat / intermediate CA (PEM).")
-@click.option("--crl", "crls", multiple=True, type=click.Path(path_type=Path),
-              help="Intrekkingslijst / CRL file (DER or PEM).")
+@click.option(
+    "--trust-anchor",
+    "anchors",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Vertrouwd CA-certificaat / trusted CA (PEM).",
+)
+@click.option(
+    "--intermediate",
+    "intermediates",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Tussenliggend CA-certificaat / intermediate CA (PEM).",
+)
+@click.option(
+    "--crl",
+    "crls",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Intrekkingslijst / CRL file (DER or PEM).",
+)
 @click.option("--at", "at_text", help="Controletijdstip / verification time (ISO 8601).")
 @click.option("--expect-ura", help="Verwachte URA / expected URA.")
 @click.option("--expect-challenge", help="Verwachte uitdaging / expected challenge.")
 @click.option("--json", "as_json", is_flag=True, help="Uitvoer als JSON / JSON output.")
 @lang_option
 def verify(  # noqa: PLR0913 - the options of formats.md
-    doc: Path, anchors: tuple[Path, ...], intermediates: tuple[Path, ...], crls: tuple[Path, ...],
-    at_text: str | None, expect_ura: str | None, expect_challenge: str | None,
-    as_json: bool, lang: str | None,  # noqa: FBT001 - click flag
-) -> None:  # fmt: skip
+    *,
+    doc: Path,
+    anchors: tuple[Path, ...],
+    intermediates: tuple[Path, ...],
+    crls: tuple[Path, ...],
+    at_text: str | None,
+    expect_ura: str | None,
+    expect_challenge: str | None,
+    as_json: bool,
+    lang: str | None,
+) -> None:
     """Ondertekend organisatiedocument controleren / verify a signed organisation document."""
     out = out_for(lang, as_json=as_json)
     try:
@@ -348,12 +469,13 @@ def verify(  # noqa: PLR0913 - the options of formats.md
     except ZorgidError as error:
         out.fail(error, extra={"valid": False})
     verifier = DocumentVerifier(validator=CertificateValidator(config), clock=clock)
-    report = verifier.report(
-        data, expect=Expectations(ura=expect_ura, challenge=expect_challenge)
-    )
+    report = verifier.report(data, expect=Expectations(ura=expect_ura, challenge=expect_challenge))
     payload: dict[str, Any] = {"valid": report.valid}
     if report.error is None:
-        payload |= {"code": "valid", "message": out._(N_("The organisation document is validly signed."))}
+        payload |= {
+            "code": "valid",
+            "message": out._(N_("The organisation document is validly signed.")),
+        }
     else:
         payload |= {"code": report.error.code, "message": report.error.public_message(out.lang)}
     if report.document is not None:
@@ -371,12 +493,21 @@ def _print_report(out: Out, payload: dict[str, Any]) -> None:
     if payload["valid"]:
         out.say(N_("VALID: {message}"), message=payload["message"])
     else:
-        click.echo(out._(N_("NOT VALID [{code}]: {message}"), code=payload["code"],
-                         message=payload["message"]), err=True)  # fmt: skip
+        click.echo(
+            out._(
+                N_("NOT VALID [{code}]: {message}"),
+                code=payload["code"],
+                message=payload["message"],
+            ),
+            err=True,
+        )
     organisation = payload.get("organisation")
     if organisation:
-        out.say(N_("  Organisation: {naam} (URA {ura})"), naam=organisation["naam"],
-                ura=organisation["ura"])  # fmt: skip
+        out.say(
+            N_("  Organisation: {naam} (URA {ura})"),
+            naam=organisation["naam"],
+            ura=organisation["ura"],
+        )
         if organisation.get("aanvraagnummer"):
             out.say(N_("  Request:      {number}"), number=organisation["aanvraagnummer"])
         if organisation.get("ondertekend"):
@@ -385,8 +516,11 @@ def _print_report(out: Out, payload: dict[str, Any]) -> None:
     if certificate:
         out.say(N_("  Certificate:  {subject}"), subject=certificate["subject"])
         out.say(N_("  Issued by:    {issuer}"), issuer=certificate["issuer"])
-        out.say(N_("  Valid:        {start} to {end}"), start=certificate["not_before"],
-                end=certificate["not_after"])  # fmt: skip
+        out.say(
+            N_("  Valid:        {start} to {end}"),
+            start=certificate["not_before"],
+            end=certificate["not_after"],
+        )
 
 
 # --- inspect -------------------------------------------------------------------------------
@@ -394,16 +528,23 @@ def _print_report(out: Out, payload: dict[str, Any]) -> None:
 
 @validatietool.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--password-file", type=click.Path(path_type=Path),
-              help="Wachtwoord van het PKCS#12-bestand / PKCS#12 password file.")
+@click.option(
+    "--password-file",
+    type=click.Path(path_type=Path),
+    help="Wachtwoord van het PKCS#12-bestand / PKCS#12 password file.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Uitvoer als JSON / JSON output.")
 @lang_option
-def inspect(file: Path, password_file: Path | None, as_json: bool, lang: str | None) -> None:  # noqa: FBT001 - click flag
+def inspect(*, file: Path, password_file: Path | None, as_json: bool, lang: str | None) -> None:
     """Certificaat bekijken / show what a certificate says (PEM, DER, PKCS#12)."""
     out = out_for(lang, as_json=as_json)
     with out.reporting():
         data = read_file(file)
-        password = read_file(password_file, limit=MAX_SECRET_FILE).rstrip(b"\r\n") if password_file else None
+        password = (
+            read_file(password_file, limit=MAX_SECRET_FILE).rstrip(b"\r\n")
+            if password_file
+            else None
+        )
         certificates = load_certificates(data, path=str(file), password=password)
         info = read_certificate(certificates[0])
         view = certificate_view(info)
@@ -423,10 +564,16 @@ def _print_certificate(out: Out, view: dict[str, Any]) -> None:
         out.say(N_("This is not a UZI-register certificate (no UZI identification)."))
         return
     kinds = {
-        "Z": N_("UZI-pas zorgverlener"), "N": N_("UZI-pas medewerker op naam"),
-        "M": N_("UZI-pas medewerker niet op naam"), "S": N_("UZI server certificate"),
-    }  # fmt: skip
-    out.say(N_("Type:         {kind} ({card})"), kind=out._(kinds[uzi["card_type"]]), card=uzi["card_type"])
+        "Z": N_("UZI-pas zorgverlener"),
+        "N": N_("UZI-pas medewerker op naam"),
+        "M": N_("UZI-pas medewerker niet op naam"),
+        "S": N_("UZI server certificate"),
+    }
+    out.say(
+        N_("Type:         {kind} ({card})"),
+        kind=out._(kinds[uzi["card_type"]]),
+        card=uzi["card_type"],
+    )
     out.say(N_("URA:          {value}"), value=uzi["ura"])
     out.say(N_("UZI number:   {value}"), value=uzi["uzi_number"])
     role = uzi["role"] + (f" {uzi['role_name']}" if uzi["role_name"] else "")

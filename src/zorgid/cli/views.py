@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from zorgid.orgdoc.document import OrganisationDocument
-from zorgid.pki.uzi import UziCertificate
+if TYPE_CHECKING:
+    from zorgid.orgdoc.document import OrganisationDocument
+    from zorgid.pki.uzi import UziCertificate
 
 
 def iso(moment: dt.datetime) -> str:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import functools
 import gettext
-from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 DOMAIN = "zorgid"
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"

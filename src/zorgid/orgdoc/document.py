@@ -10,15 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
-from typing import ClassVar, Final
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from lxml import etree
 
 from zorgid.core.i18n import N_
 from zorgid.orgdoc.errors import DocumentError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
 
 NS: Final = "urn:zorgid:organisatiedocument:1"
 DSIG_NS: Final = "http://www.w3.org/2000/09/xmldsig#"
@@ -93,9 +95,7 @@ class DocumentNamespaceError(DocumentError):
     """A namespace other than the document's and XML Signature's."""
 
     code: ClassVar[str] = "document_namespace"
-    message: ClassVar[str] = N_(
-        "The document uses a namespace that is not allowed ({namespace})."
-    )
+    message: ClassVar[str] = N_("The document uses a namespace that is not allowed ({namespace}).")
 
 
 class DocumentSchemaError(DocumentError):
@@ -116,9 +116,7 @@ class UnknownFieldError(DocumentError):
     """``--set`` named a field the document does not have."""
 
     code: ClassVar[str] = "document_unknown_field"
-    message: ClassVar[str] = N_(
-        "The document has no field {path}. Known fields: {known}."
-    )
+    message: ClassVar[str] = N_("The document has no field {path}. Known fields: {known}.")
     exit_code: ClassVar[int] = 2
 
 
@@ -142,33 +140,74 @@ _EIGHT = r"[0-9]{8}"
 _EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 
 FIELDS: Final[tuple[Field, ...]] = (
-    Field("Aanvraag/Aanvraagnummer", N_("Request number"), r"ZID-[0-9]{4}-[0-9]{6}",
-          N_("as in the request e-mail, e.g. ZID-2026-000123")),
-    Field("Aanvraag/Uitdaging", N_("Challenge"), r"[A-Za-z0-9_\-]{22,128}",
-          N_("the code from the request e-mail (letters, digits, - and _)")),
-    Field("Aanvraag/Omgeving", N_("Environment"), r"acceptatie|productie",
-          N_("acceptatie or productie")),
+    Field(
+        "Aanvraag/Aanvraagnummer",
+        N_("Request number"),
+        r"ZID-[0-9]{4}-[0-9]{6}",
+        N_("as in the request e-mail, e.g. ZID-2026-000123"),
+    ),
+    Field(
+        "Aanvraag/Uitdaging",
+        N_("Challenge"),
+        r"[A-Za-z0-9_\-]{22,128}",
+        N_("the code from the request e-mail (letters, digits, - and _)"),
+    ),
+    Field(
+        "Aanvraag/Omgeving",
+        N_("Environment"),
+        r"acceptatie|productie",
+        N_("acceptatie or productie"),
+    ),
     Field("Organisatie/URA", N_("URA of the organisation"), _EIGHT, N_("exactly 8 digits")),
-    Field("Organisatie/Naam", N_("Name of the organisation"), _TEXT,
-          N_("as registered with the UZI-register")),
-    Field("Organisatie/KvKNummer", N_("KvK number"), _EIGHT, N_("8 digits (optional)"),
-          required=False),
-    Field("Organisatie/AGBCode", N_("AGB code"), _EIGHT, N_("8 digits (optional)"),
-          required=False),
-    Field("TechnischBeheerder/Naam", N_("Name of the technical administrator"), _TEXT,
-          N_("first name and surname")),
-    Field("TechnischBeheerder/Email", N_("E-mail of the technical administrator"), _EMAIL,
-          N_("an e-mail address, e.g. it@example.nl")),
-    Field("TechnischBeheerder/Telefoon", N_("Phone of the technical administrator"),
-          r"\+?[0-9]{6,15}", N_("digits, optionally starting with +, e.g. +31201234567 (optional)"),
-          required=False),
-    Field("PortaalAdministrator/Naam", N_("Name of the portal administrator"), _TEXT,
-          N_("first name and surname")),
-    Field("PortaalAdministrator/Email", N_("E-mail of the portal administrator"), _EMAIL,
-          N_("an e-mail address, e.g. petra@example.nl")),
-    Field("Applicaties/Applicatie", N_("Applications used"), r"[a-z0-9][a-z0-9\-]{0,63}",
-          N_("ids from the list of accepted applications, e.g. example-his"), repeated=True),
-)  # fmt: skip
+    Field(
+        "Organisatie/Naam",
+        N_("Name of the organisation"),
+        _TEXT,
+        N_("as registered with the UZI-register"),
+    ),
+    Field(
+        "Organisatie/KvKNummer", N_("KvK number"), _EIGHT, N_("8 digits (optional)"), required=False
+    ),
+    Field("Organisatie/AGBCode", N_("AGB code"), _EIGHT, N_("8 digits (optional)"), required=False),
+    Field(
+        "TechnischBeheerder/Naam",
+        N_("Name of the technical administrator"),
+        _TEXT,
+        N_("first name and surname"),
+    ),
+    Field(
+        "TechnischBeheerder/Email",
+        N_("E-mail of the technical administrator"),
+        _EMAIL,
+        N_("an e-mail address, e.g. it@example.nl"),
+    ),
+    Field(
+        "TechnischBeheerder/Telefoon",
+        N_("Phone of the technical administrator"),
+        r"\+?[0-9]{6,15}",
+        N_("digits, optionally starting with +, e.g. +31201234567 (optional)"),
+        required=False,
+    ),
+    Field(
+        "PortaalAdministrator/Naam",
+        N_("Name of the portal administrator"),
+        _TEXT,
+        N_("first name and surname"),
+    ),
+    Field(
+        "PortaalAdministrator/Email",
+        N_("E-mail of the portal administrator"),
+        _EMAIL,
+        N_("an e-mail address, e.g. petra@example.nl"),
+    ),
+    Field(
+        "Applicaties/Applicatie",
+        N_("Applications used"),
+        r"[a-z0-9][a-z0-9\-]{0,63}",
+        N_("ids from the list of accepted applications, e.g. example-his"),
+        repeated=True,
+    ),
+)
 FIELDS_BY_PATH: Final = {f.path: f for f in FIELDS}
 
 
@@ -325,8 +364,9 @@ def from_tree(root: etree._Element) -> OrganisationDocument:
     moment = None
     if signed is not None and signed.text:
         moment = dt.datetime.strptime(signed.text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-    return OrganisationDocument(values=values, applicaties=tuple(a for a in apps if a),
-                                ondertekend=moment)  # fmt: skip
+    return OrganisationDocument(
+        values=values, applicaties=tuple(a for a in apps if a), ondertekend=moment
+    )
 
 
 # --- parsing hostile bytes ---------------------------------------------------------------------
@@ -447,7 +487,8 @@ def parse_document(data: bytes) -> tuple[etree._Element, OrganisationDocument]:
     root = parse_untrusted(data)
     if root.tag != ROOT_TAG:
         raise DocumentSchemaError(
-            str(root.tag), reason=f"the root element is {etree.QName(root).localname!r}, "
-            "expected Organisatiedocument in namespace " + NS
-        )  # fmt: skip
+            str(root.tag),
+            reason=f"the root element is {etree.QName(root).localname!r}, "
+            "expected Organisatiedocument in namespace " + NS,
+        )
     return root, from_tree(root)

@@ -8,16 +8,27 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from zorgid.orgdoc.errors import SigningError
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cryptography import x509
+
 DSIG_MORE = "http://www.w3.org/2001/04/xmldsig-more#"
+
+
+_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
 
 
 class SignatureAlgorithm(enum.Enum):
@@ -41,9 +52,7 @@ class SignatureAlgorithm(enum.Enum):
 
     def hash(self) -> hashes.HashAlgorithm:
         """A fresh hash object of the algorithm's digest."""
-        return {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}[
-            self.value[1]
-        ]()
+        return _HASHES[self.value[1]]()
 
     @classmethod
     def from_uri(cls, uri: str) -> SignatureAlgorithm | None:

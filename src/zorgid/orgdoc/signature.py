@@ -15,10 +15,9 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import ClassVar, Final
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -31,6 +30,9 @@ from zorgid.core.i18n import N_
 from zorgid.orgdoc.document import DSIG_NS, ROOT_TAG, check_schema, parse_untrusted
 from zorgid.orgdoc.errors import SignatureError
 from zorgid.orgdoc.keys import SignatureAlgorithm, Signer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 EXC_C14N: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
 ENVELOPED: Final = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
@@ -260,7 +262,8 @@ def _no_attributes_except(element: etree._Element, allowed: frozenset[str]) -> N
         name = etree.QName(element).localname
         raise SignatureStructureError(
             f"{name} has {extra}",
-            reason=f"ds:{name} has attributes the profile does not allow ({', '.join(sorted(extra))})",
+            reason=f"ds:{name} has attributes the profile does not allow "
+            f"({', '.join(sorted(extra))})",
         )
 
 
@@ -268,9 +271,7 @@ def _leaf(element: etree._Element) -> None:
     """An Algorithm-carrying element must be empty (no parameters such as XPath or HMAC length)."""
     if len(element) or (element.text and element.text.strip()):
         name = etree.QName(element).localname
-        raise SignatureStructureError(
-            f"{name} has content", reason=f"ds:{name} must be empty"
-        )
+        raise SignatureStructureError(f"{name} has content", reason=f"ds:{name} must be empty")
 
 
 def _base64(element: etree._Element, what: str) -> bytes:

@@ -9,12 +9,12 @@ code; :meth:`DocumentVerifier.report` never raises, whatever the input.
 
 from __future__ import annotations
 
-import datetime as dt
 import hmac
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from zorgid.core.clock import Clock
+from zorgid.core.i18n import N_
 from zorgid.errors import ZorgidError
 from zorgid.orgdoc.document import OrganisationDocument, from_tree
 from zorgid.orgdoc.errors import (
@@ -28,6 +28,11 @@ from zorgid.orgdoc.signature import SignedContent, signed_content
 from zorgid.pki.errors import PkiError
 from zorgid.pki.trust import CertificateValidator, Purpose, ValidatedCertificate
 from zorgid.pki.uzi import UziCertificate, read_certificate
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from zorgid.core.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +73,9 @@ class InternalVerificationError(ZorgidError):
     """A defect in zorgid met unexpected input: reported, never a traceback."""
 
     code = "internal_error"
-    message = "The document could not be checked because of an internal error. Please report it."
+    message = N_(
+        "The document could not be checked because of an internal error. Please report it."
+    )
 
 
 class DocumentVerifier:
@@ -88,7 +95,7 @@ class DocumentVerifier:
     def report(
         self, data: bytes, *, expect: Expectations | None = None, at: dt.datetime | None = None
     ) -> VerificationReport:
-        """Like :meth:`verify`, but the outcome is returned, with what was learnt before a failure."""
+        """Like :meth:`verify`, but return the outcome, with what was learnt before a failure."""
         document: OrganisationDocument | None = None
         certificate: UziCertificate | None = None
         try:
@@ -101,7 +108,7 @@ class DocumentVerifier:
             verified = self._trusted(signed, expect or Expectations(), at or self._clock.now())
         except ZorgidError as error:
             return VerificationReport(error, document, certificate)
-        except Exception as exc:  # noqa: BLE001 - the verifier's promise: an answer, never a crash
+        except Exception as exc:
             log.exception("verifier defect")
             return VerificationReport(InternalVerificationError(repr(exc)), document, certificate)
         return VerificationReport(None, verified.document, verified.certificate.uzi)

@@ -19,9 +19,8 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -39,6 +38,10 @@ from zorgid.pki.uzi import (
     OidProfile,
     encode_ia5string,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -103,10 +106,6 @@ def _ca_name(common_name: str) -> x509.Name:
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
-
-
-def _sign_hash(key: PrivateKey) -> hashes.HashAlgorithm:
-    return hashes.SHA256()
 
 
 class TestPki:
@@ -174,14 +173,16 @@ class TestPki:
                 ),
                 critical=True,
             )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
         )
         if parent:
             builder = builder.add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(parent.key.public_key()),
                 critical=False,
             ).add_extension(self._crl_distribution(parent.slug), critical=False)
-        certificate = builder.sign(signer, _sign_hash(signer))
+        certificate = builder.sign(signer, hashes.SHA256())
         return TestCa(slug=slug, certificate=certificate, key=key, parent=parent)
 
     def _crl_distribution(self, ca_slug: str) -> x509.CRLDistributionPoints:
@@ -325,13 +326,15 @@ class TestPki:
             .add_extension(
                 x509.CertificatePolicies([x509.PolicyInformation(policy, None)]), critical=False
             )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
                 critical=False,
             )
             .add_extension(self._crl_distribution(ca.slug), critical=False)
-            .sign(ca.key, _sign_hash(ca.key))
+            .sign(ca.key, hashes.SHA256())
         )
         return Issued(certificate=certificate, key=key, chain=ca.chain)
 
@@ -407,10 +410,10 @@ def _der_oid(dotted: str) -> bytes:
     body = bytearray([40 * parts[0] + parts[1]])
     for part in parts[2:]:
         chunk = [part & 0x7F]
-        part >>= 7
-        while part:
-            chunk.append(0x80 | (part & 0x7F))
-            part >>= 7
+        rest = part >> 7
+        while rest:
+            chunk.append(0x80 | (rest & 0x7F))
+            rest >>= 7
         body.extend(reversed(chunk))
     return bytes([0x06, len(body)]) + bytes(body)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -13,6 +12,9 @@ from click.testing import CliRunner, Result
 from tests.support.orgdoc import NOW
 from zorgid.cli.main import cli
 from zorgid.pki.testpki import TestPki, write_test_pki
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @dataclass(frozen=True)

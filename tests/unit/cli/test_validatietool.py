@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from lxml import etree
 
 from tests.support.orgdoc import CHALLENGE, VALUES
-from tests.unit.cli.conftest import PkiDir, Zorgid
 from zorgid.cli import validatietool as validatietool_module
 from zorgid.orgdoc.document import NS
 from zorgid.orgdoc.signature import signed_content
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.softhsm import SoftHsmToken
+    from tests.unit.cli.conftest import PkiDir, Zorgid
+
 
 def sets(*leave_out: str) -> list[str]:
     return [
@@ -39,25 +45,53 @@ def filled(tmp_path: Path, zorgid: Zorgid) -> Path:
 def signed_file(tmp_path: Path, zorgid: Zorgid, filled: Path, pki_dir: PkiDir) -> Path:
     out = tmp_path / "ondertekend.xml"
     org = pki_dir.org()
-    result = zorgid("validatietool", "sign", filled, "-o", out, "--pkcs12", org / "server.p12",
-                    "--password-file", org / "server.p12.password")  # fmt: skip
+    result = zorgid(
+        "validatietool",
+        "sign",
+        filled,
+        "-o",
+        out,
+        "--pkcs12",
+        org / "server.p12",
+        "--password-file",
+        org / "server.p12.password",
+    )
     assert result.exit_code == 0, result.output
     return out
 
 
-def verify(zorgid: Zorgid, pki_dir: PkiDir, doc: Path, *extra: str | Path) -> tuple[int, dict]:
-    return zorgid.json("validatietool", "verify", doc, "--trust-anchor", pki_dir.anchor,
-                       "--crl", pki_dir.crl, *extra)  # fmt: skip
+def verify(
+    zorgid: Zorgid, pki_dir: PkiDir, doc: Path, *extra: str | Path
+) -> tuple[int, dict[str, Any]]:
+    return zorgid.json(
+        "validatietool",
+        "verify",
+        doc,
+        "--trust-anchor",
+        pki_dir.anchor,
+        "--crl",
+        pki_dir.crl,
+        *extra,
+    )
 
 
-# --- pki init-test ----------------------------------------------------------------------------
+# --- pki init-test --------------------------------------------------------------------------------
 
 
-def test_init_test_writes_the_hierarchy_and_says_what_it_made(tmp_path: Path, zorgid: Zorgid) -> None:
+def test_init_test_writes_the_hierarchy_and_says_what_it_made(
+    tmp_path: Path, zorgid: Zorgid
+) -> None:
     result = zorgid("pki", "init-test", tmp_path / "pki", "--lang", "en")
     assert result.exit_code == 0
-    for name in ("ca/root.pem", "ca/server-ca.pem", "ca/zorgverlener-ca.pem", "ca/medewerker-ca.pem",
-                 "organisations/90000123/server.p12", "crl/server-ca.crl", "manifest.json"):  # fmt: skip
+    for name in (
+        "ca/root.pem",
+        "ca/server-ca.pem",
+        "ca/zorgverlener-ca.pem",
+        "ca/medewerker-ca.pem",
+        "organisations/90000123/server.p12",
+        "crl/server-ca.crl",
+        "manifest.json",
+    ):
         assert (tmp_path / "pki" / name).is_file()
         assert name in result.stdout
     assert (tmp_path / "pki" / "ca/private/root-key.pem").stat().st_mode & 0o077 == 0
@@ -71,14 +105,22 @@ def test_init_test_refuses_to_overwrite_unless_forced(tmp_path: Path, zorgid: Zo
     assert zorgid("pki", "init-test", tmp_path, "--force").exit_code == 0
 
 
-# --- inspect ---------------------------------------------------------------------------------------
+# --- inspect --------------------------------------------------------------------------------------
 
 
 def test_inspect_json_has_the_fields_of_formats_md(zorgid: Zorgid, pki_dir: PkiDir) -> None:
     code, view = zorgid.json("validatietool", "inspect", pki_dir.org() / "server-cert.pem")
     assert code == 0
-    assert set(view) == {"subject", "issuer", "serial", "not_before", "not_after", "uzi", "upn",
-                         "permanent_identifier"}  # fmt: skip
+    assert set(view) == {
+        "subject",
+        "issuer",
+        "serial",
+        "not_before",
+        "not_after",
+        "uzi",
+        "upn",
+        "permanent_identifier",
+    }
     assert view["uzi"]["card_type"] == "S"
     assert view["uzi"]["ura"] == "90000123"
     assert view["uzi"]["oid_ca"] == "2.16.528.1.1007.99.2110"
@@ -91,22 +133,30 @@ def test_inspect_json_has_the_fields_of_formats_md(zorgid: Zorgid, pki_dir: PkiD
 
 def test_inspect_reads_a_pkcs12_file_with_its_password(zorgid: Zorgid, pki_dir: PkiDir) -> None:
     org = pki_dir.org()
-    code, view = zorgid.json("validatietool", "inspect", org / "server.p12", "--password-file",
-                             org / "server.p12.password")  # fmt: skip
+    code, view = zorgid.json(
+        "validatietool",
+        "inspect",
+        org / "server.p12",
+        "--password-file",
+        org / "server.p12.password",
+    )
     assert code == 0
     assert view["uzi"]["ura"] == "90000123"
 
 
 def test_inspect_of_a_pass_shows_role_and_upn(zorgid: Zorgid, pki_dir: PkiDir) -> None:
-    result = zorgid("validatietool", "inspect", pki_dir.root / "people/j-bakker/auth-cert.pem",
-                    "--lang", "en")  # fmt: skip
+    result = zorgid(
+        "validatietool", "inspect", pki_dir.root / "people/j-bakker/auth-cert.pem", "--lang", "en"
+    )
     assert result.exit_code == 0
     assert "01.015" in result.stdout
     assert "Huisartsgeneeskunde".lower() in result.stdout.lower()
     assert "900040001@90000123" in result.stdout
 
 
-def test_inspect_without_the_pkcs12_password_is_a_usage_error(zorgid: Zorgid, pki_dir: PkiDir) -> None:
+def test_inspect_without_the_pkcs12_password_is_a_usage_error(
+    zorgid: Zorgid, pki_dir: PkiDir
+) -> None:
     code, view = zorgid.json("validatietool", "inspect", pki_dir.org() / "server.p12")
     assert code == 2
     assert view["code"] == "pkcs12_password"
@@ -115,15 +165,15 @@ def test_inspect_without_the_pkcs12_password_is_a_usage_error(zorgid: Zorgid, pk
 def test_inspect_of_garbage_or_a_missing_file(zorgid: Zorgid, tmp_path: Path) -> None:
     garbage = tmp_path / "x.pem"
     garbage.write_bytes(b"\x00\x01 not a certificate")
-    assert zorgid.json("validatietool", "inspect", garbage) [1]["code"] == "certificate_unreadable"
+    assert zorgid.json("validatietool", "inspect", garbage)[1]["code"] == "certificate_unreadable"
     code, view = zorgid.json("validatietool", "inspect", tmp_path / "missing.pem")
     assert (code, view["code"]) == (2, "file_error")
 
 
-# --- fill --------------------------------------------------------------------------------------------
+# --- fill -----------------------------------------------------------------------------------------
 
 
-def test_fill_with_every_field_writes_a_valid_document(zorgid: Zorgid, filled: Path) -> None:
+def test_fill_with_every_field_writes_a_valid_document(filled: Path) -> None:
     root = etree.fromstring(filled.read_bytes())
     assert root.findtext(f"{{{NS}}}Organisatie/{{{NS}}}URA") == "90000123"
 
@@ -132,8 +182,9 @@ def test_fill_without_input_saves_a_draft_and_lists_what_is_missing(
     tmp_path: Path, zorgid: Zorgid
 ) -> None:
     doc = tmp_path / "concept.xml"
-    result = zorgid("validatietool", "fill", "-o", doc, "--set", "Organisatie/URA=90000123",
-                    "--lang", "en")  # fmt: skip
+    result = zorgid(
+        "validatietool", "fill", "-o", doc, "--set", "Organisatie/URA=90000123", "--lang", "en"
+    )
     assert result.exit_code == 1
     assert "document_incomplete" in result.stderr
     assert "Organisatie/Naam" in result.stderr
@@ -145,16 +196,25 @@ def test_fill_completes_a_prefilled_document(tmp_path: Path, zorgid: Zorgid) -> 
     doc = tmp_path / "doc.xml"
     first = sets("Organisatie/Naam", "PortaalAdministrator")
     assert zorgid("validatietool", "fill", "-o", doc, *first).exit_code == 1
-    result = zorgid("validatietool", "fill", doc, "--set", "Organisatie/Naam=De Linde",
-                    "--set", "PortaalAdministrator/Naam=Petra", "--set",
-                    "PortaalAdministrator/Email=petra@example.nl")  # fmt: skip
+    result = zorgid(
+        "validatietool",
+        "fill",
+        doc,
+        "--set",
+        "Organisatie/Naam=De Linde",
+        "--set",
+        "PortaalAdministrator/Naam=Petra",
+        "--set",
+        "PortaalAdministrator/Email=petra@example.nl",
+    )
     assert result.exit_code == 0, result.output
     assert "De Linde" in doc.read_text()
 
 
 def test_fill_names_a_malformed_field_in_dutch_by_default(tmp_path: Path, zorgid: Zorgid) -> None:
-    result = zorgid("validatietool", "fill", "-o", tmp_path / "d.xml", *SETS, "--set",
-                    "Organisatie/URA=1234")  # fmt: skip
+    result = zorgid(
+        "validatietool", "fill", "-o", tmp_path / "d.xml", *SETS, "--set", "Organisatie/URA=1234"
+    )
     assert result.exit_code == 1
     assert "Organisatie/URA" in result.stderr
     assert "'1234'" in result.stderr
@@ -179,14 +239,15 @@ def test_fill_asks_for_missing_fields_at_a_terminal(
     assert "<Naam>De Linde</Naam>" in doc.read_text()
 
 
-# --- sign --------------------------------------------------------------------------------------------
+# --- sign -----------------------------------------------------------------------------------------
 
 
 def test_sign_with_pkcs12_produces_a_document_that_verifies(
     zorgid: Zorgid, signed_file: Path, pki_dir: PkiDir
 ) -> None:
-    code, report = verify(zorgid, pki_dir, signed_file, "--expect-ura", "90000123",
-                          "--expect-challenge", CHALLENGE)  # fmt: skip
+    code, report = verify(
+        zorgid, pki_dir, signed_file, "--expect-ura", "90000123", "--expect-challenge", CHALLENGE
+    )
     assert code == 0, report
     assert report["valid"] is True
     assert report["code"] == "valid"
@@ -198,46 +259,95 @@ def test_sign_with_pkcs12_produces_a_document_that_verifies(
 def test_sign_with_pem_files(zorgid: Zorgid, filled: Path, tmp_path: Path, pki_dir: PkiDir) -> None:
     out = tmp_path / "s.xml"
     org = pki_dir.org()
-    result = zorgid("validatietool", "sign", filled, "-o", out, "--cert", org / "server-cert.pem",
-                    "--key", org / "server-key.pem")  # fmt: skip
+    result = zorgid(
+        "validatietool",
+        "sign",
+        filled,
+        "-o",
+        out,
+        "--cert",
+        org / "server-cert.pem",
+        "--key",
+        org / "server-key.pem",
+    )
     assert result.exit_code == 0, result.output
     assert signed_content(out.read_bytes()).certificate is not None
 
 
 def test_sign_with_a_pkcs11_token(
-    zorgid: Zorgid, filled: Path, tmp_path: Path, pki_dir: PkiDir, softhsm_token
+    zorgid: Zorgid, filled: Path, tmp_path: Path, softhsm_token: SoftHsmToken
 ) -> None:
     out = tmp_path / "s.xml"
     pin = tmp_path / "pin"
     pin.write_text(softhsm_token.pin + "\n")
-    result = zorgid("validatietool", "sign", filled, "-o", out, "--pkcs11-module",
-                    softhsm_token.module, "--token-label", softhsm_token.label, "--key-label",
-                    "server-rsa", "--pin-file", pin)  # fmt: skip
+    result = zorgid(
+        "validatietool",
+        "sign",
+        filled,
+        "-o",
+        out,
+        "--pkcs11-module",
+        softhsm_token.module,
+        "--token-label",
+        softhsm_token.label,
+        "--key-label",
+        "server-rsa",
+        "--pin-file",
+        pin,
+    )
     assert result.exit_code == 0, result.output
     content = signed_content(out.read_bytes())
     assert content.certificate == softhsm_token.keys["server-rsa"].certificate
 
 
 def test_sign_with_a_token_key_and_a_certificate_file(
-    zorgid: Zorgid, filled: Path, tmp_path: Path, softhsm_token
+    zorgid: Zorgid, filled: Path, tmp_path: Path, softhsm_token: SoftHsmToken
 ) -> None:
     cert = tmp_path / "cert.pem"
     issued = softhsm_token.keys["no-certificate"]
     cert.write_bytes(issued.certificate.public_bytes(Encoding.PEM))
     pin = tmp_path / "pin"
     pin.write_text(softhsm_token.pin)
-    result = zorgid("validatietool", "sign", filled, "-o", tmp_path / "s.xml", "--pkcs11-module",
-                    softhsm_token.module, "--token-label", softhsm_token.label, "--key-label",
-                    "no-certificate", "--pin-file", pin, "--cert", cert)  # fmt: skip
+    result = zorgid(
+        "validatietool",
+        "sign",
+        filled,
+        "-o",
+        tmp_path / "s.xml",
+        "--pkcs11-module",
+        softhsm_token.module,
+        "--token-label",
+        softhsm_token.label,
+        "--key-label",
+        "no-certificate",
+        "--pin-file",
+        pin,
+        "--cert",
+        cert,
+    )
     assert result.exit_code == 0, result.output
 
 
-def test_sign_with_a_wrong_pin_says_so(zorgid: Zorgid, filled: Path, tmp_path: Path, softhsm_token) -> None:
+def test_sign_with_a_wrong_pin_says_so(
+    zorgid: Zorgid, filled: Path, tmp_path: Path, softhsm_token: SoftHsmToken
+) -> None:
     pin = tmp_path / "pin"
     pin.write_text("9999")
-    result = zorgid("validatietool", "sign", filled, "-o", tmp_path / "s.xml", "--pkcs11-module",
-                    softhsm_token.module, "--token-label", softhsm_token.label, "--key-label",
-                    "server-rsa", "--pin-file", pin)  # fmt: skip
+    result = zorgid(
+        "validatietool",
+        "sign",
+        filled,
+        "-o",
+        tmp_path / "s.xml",
+        "--pkcs11-module",
+        softhsm_token.module,
+        "--token-label",
+        softhsm_token.label,
+        "--key-label",
+        "server-rsa",
+        "--pin-file",
+        pin,
+    )
     assert result.exit_code == 2
     assert "signing_pkcs11_pin" in result.stderr
     assert not (tmp_path / "s.xml").exists()
@@ -248,47 +358,95 @@ def test_sign_refuses_another_organisations_certificate(
 ) -> None:
     org = pki_dir.org("90000456")
     out = tmp_path / "s.xml"
-    result = zorgid("validatietool", "sign", filled, "-o", out, "--pkcs12", org / "server.p12",
-                    "--password-file", org / "server.p12.password", "--lang", "en")  # fmt: skip
+    result = zorgid(
+        "validatietool",
+        "sign",
+        filled,
+        "-o",
+        out,
+        "--pkcs12",
+        org / "server.p12",
+        "--password-file",
+        org / "server.p12.password",
+        "--lang",
+        "en",
+    )
     assert result.exit_code == 1
     assert "ura_mismatch" in result.stderr
     assert "90000456" in result.stderr
     assert not out.exists()
 
 
-def test_sign_refuses_a_uzi_pass(zorgid: Zorgid, filled: Path, tmp_path: Path, pki_dir: PkiDir) -> None:
+def test_sign_refuses_a_uzi_pass(
+    zorgid: Zorgid, filled: Path, tmp_path: Path, pki_dir: PkiDir
+) -> None:
     person = pki_dir.root / "people" / "j-bakker"
-    result = zorgid("validatietool", "sign", filled, "-o", tmp_path / "s.xml", "--cert",
-                    person / "auth-cert.pem", "--key", person / "auth-key.pem")  # fmt: skip
+    result = zorgid(
+        "validatietool",
+        "sign",
+        filled,
+        "-o",
+        tmp_path / "s.xml",
+        "--cert",
+        person / "auth-cert.pem",
+        "--key",
+        person / "auth-key.pem",
+    )
     assert result.exit_code == 1
     assert "certificate_not_server" in result.stderr
 
 
-def test_sign_refuses_an_incomplete_document(zorgid: Zorgid, tmp_path: Path, pki_dir: PkiDir) -> None:
+def test_sign_refuses_an_incomplete_document(
+    zorgid: Zorgid, tmp_path: Path, pki_dir: PkiDir
+) -> None:
     doc = tmp_path / "d.xml"
     zorgid("validatietool", "fill", "-o", doc, "--set", "Organisatie/URA=90000123")
     org = pki_dir.org()
-    result = zorgid("validatietool", "sign", doc, "-o", tmp_path / "s.xml", "--pkcs12",
-                    org / "server.p12", "--password-file", org / "server.p12.password")  # fmt: skip
+    result = zorgid(
+        "validatietool",
+        "sign",
+        doc,
+        "-o",
+        tmp_path / "s.xml",
+        "--pkcs12",
+        org / "server.p12",
+        "--password-file",
+        org / "server.p12.password",
+    )
     assert result.exit_code == 1
     assert "document_incomplete" in result.stderr
 
 
-def test_sign_with_a_wrong_pkcs12_password(zorgid: Zorgid, filled: Path, tmp_path: Path, pki_dir: PkiDir) -> None:
+def test_sign_with_a_wrong_pkcs12_password(
+    zorgid: Zorgid, filled: Path, tmp_path: Path, pki_dir: PkiDir
+) -> None:
     wrong = tmp_path / "pw"
     wrong.write_text("nope")
-    result = zorgid("validatietool", "sign", filled, "-o", tmp_path / "s.xml", "--pkcs12",
-                    pki_dir.org() / "server.p12", "--password-file", wrong)  # fmt: skip
+    result = zorgid(
+        "validatietool",
+        "sign",
+        filled,
+        "-o",
+        tmp_path / "s.xml",
+        "--pkcs12",
+        pki_dir.org() / "server.p12",
+        "--password-file",
+        wrong,
+    )
     assert result.exit_code == 2
     assert "pkcs12_password" in result.stderr
 
 
 @pytest.mark.parametrize(
     "options",
-    [[], ["--pkcs12", "a.p12", "--cert", "c.pem", "--key", "k.pem"], ["--cert", "c.pem"],
-     ["--pkcs11-module", "x.so"]],
+    [
+        [],
+        ["--pkcs12", "a.p12", "--cert", "c.pem", "--key", "k.pem"],
+        ["--cert", "c.pem"],
+        ["--pkcs11-module", "x.so"],
+    ],
     ids=["none", "two", "cert-without-key", "token-incomplete"],
-)  # fmt: skip
+)
 def test_sign_needs_exactly_one_complete_key_source(
     zorgid: Zorgid, filled: Path, tmp_path: Path, options: list[str]
 ) -> None:
@@ -297,7 +455,7 @@ def test_sign_needs_exactly_one_complete_key_source(
     assert "[usage]" in result.stderr
 
 
-# --- verify ------------------------------------------------------------------------------------------
+# --- verify ---------------------------------------------------------------------------------------
 
 
 def test_verify_rejects_a_tampered_document_with_exit_code_1(
@@ -310,9 +468,18 @@ def test_verify_rejects_a_tampered_document_with_exit_code_1(
     assert "organisation" not in report
 
 
-def test_verify_rejects_another_trust_anchor(zorgid: Zorgid, signed_file: Path, pki_dir: PkiDir) -> None:
-    code, report = zorgid.json("validatietool", "verify", signed_file, "--trust-anchor",
-                               pki_dir.root / "ca" / "zorgverlener-ca.pem", "--crl", pki_dir.crl)  # fmt: skip
+def test_verify_rejects_another_trust_anchor(
+    zorgid: Zorgid, signed_file: Path, pki_dir: PkiDir
+) -> None:
+    code, report = zorgid.json(
+        "validatietool",
+        "verify",
+        signed_file,
+        "--trust-anchor",
+        pki_dir.root / "ca" / "zorgverlener-ca.pem",
+        "--crl",
+        pki_dir.crl,
+    )
     assert (code, report["code"]) == (1, "certificate_untrusted")
     assert report["certificate"]["uzi"]["ura"] == "90000123"
 
@@ -322,8 +489,13 @@ def test_verify_at_a_time_after_expiry(zorgid: Zorgid, signed_file: Path, pki_di
     assert (code, report["code"]) == (1, "certificate_expired")
 
 
-def test_verify_with_expectations_that_do_not_hold(zorgid: Zorgid, signed_file: Path, pki_dir: PkiDir) -> None:
-    assert verify(zorgid, pki_dir, signed_file, "--expect-ura", "90000456")[1]["code"] == "ura_unexpected"
+def test_verify_with_expectations_that_do_not_hold(
+    zorgid: Zorgid, signed_file: Path, pki_dir: PkiDir
+) -> None:
+    assert (
+        verify(zorgid, pki_dir, signed_file, "--expect-ura", "90000456")[1]["code"]
+        == "ura_unexpected"
+    )
     report = verify(zorgid, pki_dir, signed_file, "--expect-challenge", "A" * 43)[1]
     assert report["code"] == "challenge_mismatch"
 
@@ -331,32 +503,49 @@ def test_verify_with_expectations_that_do_not_hold(zorgid: Zorgid, signed_file: 
 def test_verify_a_revoked_certificate(
     zorgid: Zorgid, filled: Path, tmp_path: Path, pki_dir: PkiDir
 ) -> None:
-    issued = pki_dir.pki.issue_server(ura="90000123", organisation="Huisartsenpraktijk De Linde",
-                                      fqdn="old.delinde.example", uzi_number="900030009")  # fmt: skip
+    issued = pki_dir.pki.issue_server(
+        ura="90000123",
+        organisation="Huisartsenpraktijk De Linde",
+        fqdn="old.delinde.example",
+        uzi_number="900030009",
+    )
     cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
-    from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
     cert.write_bytes(issued.certificate.public_bytes(Encoding.PEM))
     key.write_bytes(issued.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
     out = tmp_path / "s.xml"
-    assert zorgid("validatietool", "sign", filled, "-o", out, "--cert", cert, "--key", key).exit_code == 0
+    assert (
+        zorgid("validatietool", "sign", filled, "-o", out, "--cert", cert, "--key", key).exit_code
+        == 0
+    )
     pki_dir.pki.revoke(issued.certificate)
     crl = tmp_path / "new.crl"
     crl.write_bytes(pki_dir.pki.crl(pki_dir.pki.server_ca, number=2).public_bytes(Encoding.DER))
-    code, report = zorgid.json("validatietool", "verify", out, "--trust-anchor", pki_dir.anchor,
-                               "--crl", crl)  # fmt: skip
+    code, report = zorgid.json(
+        "validatietool", "verify", out, "--trust-anchor", pki_dir.anchor, "--crl", crl
+    )
     assert (code, report["code"]) == (1, "certificate_revoked")
 
 
-def test_verify_usage_errors_exit_2_with_json(zorgid: Zorgid, signed_file: Path, tmp_path: Path) -> None:
-    code, report = zorgid.json("validatietool", "verify", signed_file, "--trust-anchor",
-                               tmp_path / "missing.pem")  # fmt: skip
+def test_verify_usage_errors_exit_2_with_json(
+    zorgid: Zorgid, signed_file: Path, tmp_path: Path
+) -> None:
+    code, report = zorgid.json(
+        "validatietool", "verify", signed_file, "--trust-anchor", tmp_path / "missing.pem"
+    )
     assert (code, report["valid"], report["code"]) == (2, False, "file_error")
-    code, report = zorgid.json("validatietool", "verify", tmp_path / "missing.xml",
-                               "--trust-anchor", tmp_path / "missing.pem")  # fmt: skip
+    code, report = zorgid.json(
+        "validatietool",
+        "verify",
+        tmp_path / "missing.xml",
+        "--trust-anchor",
+        tmp_path / "missing.pem",
+    )
     assert code == 2
 
 
-def test_verify_bad_time_is_a_usage_error(zorgid: Zorgid, signed_file: Path, pki_dir: PkiDir) -> None:
+def test_verify_bad_time_is_a_usage_error(
+    zorgid: Zorgid, signed_file: Path, pki_dir: PkiDir
+) -> None:
     code, report = verify(zorgid, pki_dir, signed_file, "--at", "gisteren")
     assert (code, report["code"]) == (2, "usage")
 
@@ -372,15 +561,26 @@ def test_verify_messages_are_dutch_by_default_and_english_on_request(
     assert "gewijzigd" in dutch
 
 
-def test_verify_human_output_names_the_organisation(zorgid: Zorgid, signed_file: Path, pki_dir: PkiDir) -> None:
-    result = zorgid("validatietool", "verify", signed_file, "--trust-anchor", pki_dir.anchor,
-                    "--crl", pki_dir.crl, "--lang", "en")  # fmt: skip
+def test_verify_human_output_names_the_organisation(
+    zorgid: Zorgid, signed_file: Path, pki_dir: PkiDir
+) -> None:
+    result = zorgid(
+        "validatietool",
+        "verify",
+        signed_file,
+        "--trust-anchor",
+        pki_dir.anchor,
+        "--crl",
+        pki_dir.crl,
+        "--lang",
+        "en",
+    )
     assert result.exit_code == 0
     assert "VALID" in result.stdout
     assert "Huisartsenpraktijk De Linde (URA 90000123)" in result.stdout
 
 
-# --- the real command, as a process ------------------------------------------------------------------
+# --- the real command, as a process ---------------------------------------------------------------
 
 
 def test_the_command_never_shows_a_traceback_for_bad_input(tmp_path: Path) -> None:
@@ -388,14 +588,24 @@ def test_the_command_never_shows_a_traceback_for_bad_input(tmp_path: Path) -> No
     garbage.write_bytes(b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>")
     anchor = tmp_path / "a.pem"
     anchor.write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
-    for args in (["validatietool", "verify", str(garbage), "--trust-anchor", str(anchor)],
-                 ["validatietool", "verify", str(garbage), "--trust-anchor", str(tmp_path)],
-                 ["validatietool", "sign", str(garbage), "-o", str(tmp_path / "o"), "--pkcs12",
-                  str(garbage)],
-                 ["validatietool", "fill", str(garbage), "--no-input"],
-                 ["validatietool", "inspect", str(tmp_path)]):  # fmt: skip
-        result = subprocess.run([sys.executable, "-m", "zorgid", *args], capture_output=True,
-                                text=True, check=False)  # fmt: skip
+    for args in (
+        ["validatietool", "verify", str(garbage), "--trust-anchor", str(anchor)],
+        ["validatietool", "verify", str(garbage), "--trust-anchor", str(tmp_path)],
+        [
+            "validatietool",
+            "sign",
+            str(garbage),
+            "-o",
+            str(tmp_path / "o"),
+            "--pkcs12",
+            str(garbage),
+        ],
+        ["validatietool", "fill", str(garbage), "--no-input"],
+        ["validatietool", "inspect", str(tmp_path)],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "zorgid", *args], capture_output=True, text=True, check=False
+        )
         assert result.returncode in {1, 2}, (args, result.stderr)
         assert "Traceback" not in result.stderr + result.stdout
         assert "[" in result.stderr  # the stable code in brackets

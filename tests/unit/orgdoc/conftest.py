@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from tests.support.orgdoc import NOW, URA, sign_document
 
+from tests.support.orgdoc import NOW, URA, sign_document
 from zorgid.pki.testpki import Issued, TestPki, new_ec_key
 
 
@@ -16,25 +16,32 @@ def pki() -> TestPki:
 @pytest.fixture(scope="session")
 def server(pki: TestPki) -> Issued:
     return pki.issue_server(
-        ura=URA, organisation="Huisartsenpraktijk De Linde", fqdn="his.delinde.example",
+        ura=URA,
+        organisation="Huisartsenpraktijk De Linde",
+        fqdn="his.delinde.example",
         uzi_number="900030001",
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="session")
 def other_server(pki: TestPki) -> Issued:
     return pki.issue_server(
-        ura="90000456", organisation="Apotheek Het Kruis", fqdn="server.hetkruis.example",
+        ura="90000456",
+        organisation="Apotheek Het Kruis",
+        fqdn="server.hetkruis.example",
         uzi_number="900030002",
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="session")
 def ec_server(pki: TestPki) -> Issued:
     return pki.issue_server(
-        ura=URA, organisation="Huisartsenpraktijk De Linde", fqdn="ec.delinde.example",
-        uzi_number="900030003", key=new_ec_key(),
-    )  # fmt: skip
+        ura=URA,
+        organisation="Huisartsenpraktijk De Linde",
+        fqdn="ec.delinde.example",
+        uzi_number="900030003",
+        key=new_ec_key(),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -6,28 +6,32 @@ and our verifier accepts it; each verifies what our signer writes.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 import xmlsec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from lxml import etree
-from signxml import (
+from signxml.algorithms import (
     CanonicalizationMethod,
     DigestAlgorithm,
+    SignatureConstructionMethod,
     SignatureMethod,
-    XMLSigner,
-    XMLVerifier,
-    methods,
 )
+from signxml.signer import XMLSigner
+from signxml.verifier import VerifyResult, XMLVerifier
 
 from tests.support.orgdoc import document, sign_document
 from zorgid.orgdoc.document import build_tree, from_tree
 from zorgid.orgdoc.signature import signed_content
-from zorgid.pki.testpki import Issued
+
+if TYPE_CHECKING:
+    from zorgid.pki.testpki import Issued
 
 
 def _signxml_sign(issued: Issued, method: SignatureMethod) -> bytes:
     signer = XMLSigner(
-        method=methods.enveloped,
+        method=SignatureConstructionMethod.enveloped,
         signature_algorithm=method,
         digest_algorithm=DigestAlgorithm.SHA256,
         c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
@@ -80,12 +84,15 @@ def test_signxml_verifies_what_we_sign(which: str, request: pytest.FixtureReques
         sign_document(issued),
         x509_cert=issued.certificate.public_bytes(Encoding.PEM).decode(),
     )
+    assert isinstance(result, VerifyResult)
+    assert result.signed_xml is not None
     assert etree.QName(result.signed_xml).localname == "Organisatiedocument"
 
 
 def test_libxmlsec1_verifies_what_we_sign(server: Issued) -> None:
     root = etree.fromstring(sign_document(server))
     node = xmlsec.tree.find_node(root, xmlsec.constants.NodeSignature)
+    assert node is not None
     context = xmlsec.SignatureContext()
     context.key = xmlsec.Key.from_memory(
         server.certificate.public_bytes(Encoding.PEM), xmlsec.constants.KeyDataFormatCertPem
@@ -96,6 +103,7 @@ def test_libxmlsec1_verifies_what_we_sign(server: Issued) -> None:
 def test_libxmlsec1_rejects_a_tampered_document_we_signed(server: Issued) -> None:
     root = etree.fromstring(sign_document(server).replace(b"De Linde", b"De Eik"))
     node = xmlsec.tree.find_node(root, xmlsec.constants.NodeSignature)
+    assert node is not None
     context = xmlsec.SignatureContext()
     context.key = xmlsec.Key.from_memory(
         server.certificate.public_bytes(Encoding.PEM), xmlsec.constants.KeyDataFormatCertPem

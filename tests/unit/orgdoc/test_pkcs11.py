@@ -7,6 +7,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import Mechanism
 from pkcs11 import exceptions as p11
+
 from tests.softhsm import (
     EC384_LABEL,
     EC_LABEL,
@@ -18,7 +19,6 @@ from tests.softhsm import (
     TWIN_LABEL,
     SoftHsmToken,
 )
-
 from zorgid.orgdoc.errors import Pkcs11Error
 from zorgid.orgdoc.keys import SignatureAlgorithm, Signer, SoftwareSigner
 from zorgid.orgdoc.pkcs11 import Pkcs11Signer, _failure, _Plan, _plan, open_pkcs11_signer
