@@ -193,3 +193,33 @@ class NotSignedYetError(OrgdocError):
     message: ClassVar[str] = N_(
         "The signed document has no signing time (Ondertekend). Sign it with the validation tool."
     )
+
+
+class ChallengeUnknownError(BindingError):
+    """No request issued this challenge (or this request number)."""
+
+    code: ClassVar[str] = "challenge_unknown"
+    message: ClassVar[str] = N_(
+        "The challenge (Uitdaging) in the document was not issued for request {request}. Use the "
+        "document attached to the request e-mail, sign it and send it again."
+    )
+
+
+class ChallengeUsedError(BindingError):
+    """The challenge was redeemed before: a replayed document."""
+
+    code: ClassVar[str] = "challenge_used"
+    message: ClassVar[str] = N_(
+        "This signed document was already received and processed; a challenge can be used only "
+        "once. If you want to send a new document, ask for a new request."
+    )
+
+
+class ChallengeExpiredError(BindingError):
+    """The challenge's lifetime ended before the document arrived."""
+
+    code: ClassVar[str] = "challenge_expired"
+    message: ClassVar[str] = N_(
+        "The challenge in the document expired on {expired_at}. Ask for a new request and sign "
+        "the new document."
+    )

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from zorgid.core.i18n import N_
 from zorgid.errors import ZorgidError
 from zorgid.orgdoc.document import OrganisationDocument, from_tree
 from zorgid.orgdoc.errors import (
+    ChallengeExpiredError,
     ChallengeMismatchError,
+    ChallengeUnknownError,
+    ChallengeUsedError,
     NotSignedYetError,
     RequestMismatchError,
     UnexpectedUraError,
@@ -78,12 +82,61 @@ class InternalVerificationError(ZorgidError):
     )
 
 
+class ChallengeRegistry(Protocol):
+    """Where issued challenges live; redeeming one is what makes a signed document single-use."""
+
+    def redeem(self, request_number: str, challenge: str, at: dt.datetime) -> None:
+        """Mark the challenge used, or raise challenge_unknown / challenge_used / _expired."""
+        ...
+
+
+@dataclass
+class _Issued:
+    challenge: str
+    expires: dt.datetime
+    used: bool = False
+
+
+class MemoryChallenges:
+    """A thread-safe in-memory ChallengeRegistry (the tool, tests; the service keeps its own)."""
+
+    def __init__(self) -> None:
+        self._issued: dict[str, _Issued] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, request_number: str, challenge: str, expires: dt.datetime) -> None:
+        """Remember a challenge issued for a request."""
+        with self._lock:
+            self._issued[request_number] = _Issued(challenge, expires)
+
+    def redeem(self, request_number: str, challenge: str, at: dt.datetime) -> None:
+        """Mark the challenge used; exactly one caller can succeed."""
+        with self._lock:
+            issued = self._issued.get(request_number)
+            if issued is None or not hmac.compare_digest(
+                issued.challenge.encode(), challenge.encode()
+            ):
+                raise ChallengeUnknownError(request=request_number)
+            if issued.used:
+                raise ChallengeUsedError
+            if at >= issued.expires:
+                raise ChallengeExpiredError(expired_at=issued.expires.isoformat())
+            issued.used = True
+
+
 class DocumentVerifier:
     """Verifies signed organisation documents against a configured trust store."""
 
-    def __init__(self, *, validator: CertificateValidator, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        validator: CertificateValidator,
+        clock: Clock,
+        challenges: ChallengeRegistry | None = None,
+    ) -> None:
         self._validator = validator
         self._clock = clock
+        self._challenges = challenges
 
     def verify(
         self, data: bytes, *, expect: Expectations | None = None, at: dt.datetime | None = None
@@ -126,6 +179,9 @@ class DocumentVerifier:
             purpose=Purpose.ORGANISATION_SIGNATURE,
         )
         check_binding(document, validated.uzi, expect)
+        if self._challenges is not None:
+            # Last, so that only a document that passed every other check uses up its challenge.
+            self._challenges.redeem(document.aanvraagnummer, document.uitdaging, at)
         return VerifiedDocument(document, validated, signed.canonical)
 
 
