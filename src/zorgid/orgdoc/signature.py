@@ -27,7 +27,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from zorgid.core.i18n import N_
-from zorgid.orgdoc.document import DSIG_NS, ROOT_TAG, check_schema, parse_untrusted
+from zorgid.orgdoc.document import (
+    DSIG_NS,
+    ROOT_TAG,
+    check_schema,
+    parse_canonical,
+    parse_untrusted,
+)
 from zorgid.orgdoc.errors import SignatureError
 from zorgid.orgdoc.keys import SignatureAlgorithm, Signer
 
@@ -415,7 +421,7 @@ def check_signature(root: etree._Element) -> SignedContent:
     if not hmac.compare_digest(_digest(digest_name, canonical), expected_digest):
         raise SignatureDigestMismatchError
     _verify_value(certificates[0], algorithm, value, _c14n(signed_info))
-    signed_root = parse_untrusted(canonical)
+    signed_root = parse_canonical(canonical)
     if signed_root.tag != ROOT_TAG:
         raise SignatureReferenceError(reason="the signed content is not an organisation document")
     return SignedContent(

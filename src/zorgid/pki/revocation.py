@@ -968,7 +968,7 @@ class RevocationChecker:
         self._ocsp = ocsp
         self._responders = dict(ocsp_responders or {})
         self._lock = threading.Lock()
-        self._verdicts: OrderedDict[tuple[bytes, bytes], str | None] = OrderedDict()
+        self._verdicts: OrderedDict[tuple[bytes, x509.Certificate], str | None] = OrderedDict()
 
     @property
     def generation(self) -> int:
@@ -1022,8 +1022,9 @@ class RevocationChecker:
 
     def _verdict(self, crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> str | None:
         # Checking a signature and every entry of a large CRL is costly: remember the verdict
-        # per (CRL, issuer) pair, both named by their SHA-256 fingerprints.
-        key = (_fingerprint(crl), issuer.fingerprint(hashes.SHA256()))
+        # per (CRL, issuer) pair: the CRL named by its SHA-256 fingerprint, the issuer by itself
+        # (certificates compare and hash by their DER encoding).
+        key = (_fingerprint(crl), issuer)
         with self._lock:
             if key in self._verdicts:
                 self._verdicts.move_to_end(key)

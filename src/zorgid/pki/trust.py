@@ -179,7 +179,8 @@ class _CacheEntry:
     generation: int
 
 
-_CacheKey = tuple[bytes, tuple[bytes, ...], Purpose]
+# Certificates compare and hash by their DER encoding, so they serve as their own keys.
+_CacheKey = tuple[x509.Certificate, tuple[x509.Certificate, ...], Purpose]
 
 
 class _ResultCache:
@@ -258,7 +259,7 @@ class CertificateValidator:
             raise ValueError(msg)
         at = at.astimezone(dt.UTC)
         extras = tuple(extra_intermediates)
-        key: _CacheKey = (_sha256(leaf), tuple(_sha256(c) for c in extras), purpose)
+        key: _CacheKey = (leaf, extras, purpose)
         # Read before validating: should the CRLs change meanwhile, the entry is already stale.
         generation = self._generation()
         cached = self._cache.get(key, at, generation)

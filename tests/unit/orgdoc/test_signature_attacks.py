@@ -323,10 +323,10 @@ def test_a_processing_instruction_is_rejected(signed: bytes) -> None:
         ("https://www.w3.org/2000/09/xmldsig#", "document_namespace"),
         ("http://www.w3.org/2000/09/xmldsig#/", "document_namespace"),
         ("xmldsig", "document_namespace"),
-        # libxml2 itself refuses a namespace URI with a zero-width space.
-        ("http://www.w3.org/2000/09/xmldsig#\u200b", "document_not_well_formed"),
+        ("http://www.w3.org/2000/09/xmldsig#\u200b", "document_namespace"),
+        ("http://www.w3.org/2000/09/xmldsig&#x23;", "document_namespace"),
     ],
-    ids=["no-hash", "https", "trailing-slash", "relative", "zero-width"],
+    ids=["no-hash", "https", "trailing-slash", "relative", "zero-width", "char-ref"],
 )
 def test_look_alike_and_relative_signature_namespaces_are_rejected(
     signed: bytes, uri: str, expected: str
@@ -459,3 +459,14 @@ def test_data_is_read_from_the_signed_bytes_only(signed: bytes) -> None:
     assert content.root is not None
     assert b"<ds:Signature" not in content.canonical
     assert from_tree(content.root).naam == "Huisartsenpraktijk De Linde"
+
+
+def test_an_unused_foreign_namespace_declaration_is_rejected(signed: bytes) -> None:
+    data = signed.replace(b"<Aanvraag>", b'<Aanvraag xmlns:x="http://evil.example/">')
+    assert code_of(data) == "document_namespace"
+
+
+def test_an_attribute_in_the_predeclared_xml_namespace_is_rejected(signed: bytes) -> None:
+    # xml:base or xml:lang need no declaration, so only the parsed tree shows them.
+    data = signed.replace(b"<URA>", b'<URA xml:base="http://evil.example/">')
+    assert code_of(data) == "document_namespace"
