@@ -18,6 +18,7 @@ import click
 
 from zorgid.cli.output import Out, lang_option, out_for, stdin_is_terminal
 from zorgid.core.i18n import N_
+from zorgid.errors import ZorgidError
 
 
 def _run(out: Out, args: list[str], *, pause: bool) -> int:
@@ -27,6 +28,30 @@ def _run(out: Out, args: list[str], *, pause: bool) -> int:
     if pause and stdin_is_terminal():
         click.prompt(out._(N_("Press Enter to continue")), default="", show_default=False)
     return result.returncode
+
+
+MARKER = ".zorgid-demo"
+
+
+class DemoDirectoryError(ZorgidError):
+    """The demo would replace a directory it did not make."""
+
+    code = "directory_not_empty"
+    message = N_(
+        "The folder {path} exists and was not made by the demo, so the demo leaves it alone. "
+        "Choose another folder with --dir."
+    )
+    exit_code = 2
+
+
+def _fresh_demo_directory(directory: Path) -> None:
+    """Empty the demo's own folder from an earlier run; never touch a folder it did not make."""
+    if directory.exists():
+        if any(directory.iterdir()) and not (directory / MARKER).exists():
+            raise DemoDirectoryError(path=str(directory))
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    (directory / MARKER).write_text("made by `zorgid demo`; replaced at its next run\n")
 
 
 def _step(out: Out, number: int, title: str, text: str) -> None:
@@ -66,8 +91,8 @@ def demo(directory: Path, no_pause: bool, lang: str | None) -> None:  # noqa: FB
             dir=directory,
         )
     )
-    if directory.exists():
-        shutil.rmtree(directory)
+    with out.reporting():
+        _fresh_demo_directory(directory)
     pki = directory / "test-pki"
     doc = directory / "organisatiedocument.xml"
     signed = directory / "organisatiedocument-ondertekend.xml"

@@ -59,11 +59,8 @@ def init_test(directory: Path, force: bool, lang: str | None) -> None:  # noqa: 
             path=str(directory),
         )
         for item in written:
-            out.say(
-                "  {path}  {description}",
-                path=str(item.path.relative_to(directory)),
-                description=item.description,
-            )
+            description = out._(item.description, name=item.name)
+            click.echo(f"  {item.path.relative_to(directory)}  {description}")
         out.say(
             N_(
                 "\nTrust anchor for verification: {anchor}\n"

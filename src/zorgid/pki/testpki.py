@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from zorgid.core.i18n import N_
 from zorgid.pki.uzi import (
     PERMANENT_IDENTIFIER_OID,
     TEST,
@@ -472,7 +473,8 @@ class WrittenFile:
     """One file init-test wrote, and what it is for."""
 
     path: Path
-    description: str
+    description: str  # an English msgid with {name} (zorgid.core.i18n translates it)
+    name: str = ""
 
 
 def _slug(text: str) -> str:
@@ -506,26 +508,33 @@ def write_test_pki(directory: Path, pki: TestPki) -> list[WrittenFile]:
     """Write ``pki``'s CAs, demo organisations and people and CRLs below ``directory``."""
     written: list[WrittenFile] = []
 
-    def put(relative: str, data: bytes, description: str, *, private: bool = False) -> None:
+    def put(
+        relative: str, data: bytes, description: str, *, name: str = "", private: bool = False
+    ) -> None:
         path = directory / relative
         _write(path, data, private=private)
-        written.append(WrittenFile(path, description))
+        written.append(WrittenFile(path, description, name))
 
     for ca in pki.cas:
         name = ca.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
-        put(f"ca/{ca.slug}.pem", _pem(ca.certificate), f"CA certificate: {name!s}")
-        put(f"ca/private/{ca.slug}-key.pem", _key_pem(ca.key), "CA private key", private=True)
+        put(f"ca/{ca.slug}.pem", _pem(ca.certificate), N_("CA certificate: {name}"), name=str(name))
+        put(f"ca/private/{ca.slug}-key.pem", _key_pem(ca.key), N_("CA private key"), private=True)
     for org in DEMO_ORGANISATIONS:
         issued = pki.issue_server(
             ura=org.ura, organisation=org.name, fqdn=org.fqdn, uzi_number=org.uzi_number
         )
         base = f"organisations/{org.ura}"
-        put(f"{base}/server-cert.pem", _pem(issued.certificate), f"server certificate: {org.name}")
-        put(f"{base}/server-key.pem", _key_pem(issued.key), "its private key", private=True)
+        put(
+            f"{base}/server-cert.pem",
+            _pem(issued.certificate),
+            N_("server certificate: {name}"),
+            name=org.name,
+        )
+        put(f"{base}/server-key.pem", _key_pem(issued.key), N_("its private key"), private=True)
         put(
             f"{base}/chain.pem",
             b"".join(_pem(c) for c in issued.chain[:-1]),
-            "its intermediate CA certificate",
+            N_("its intermediate CA certificate"),
         )
         bundle = pkcs12.serialize_key_and_certificates(
             name=org.name.encode(),
@@ -536,11 +545,11 @@ def write_test_pki(directory: Path, pki: TestPki) -> list[WrittenFile]:
                 DEMO_PKCS12_PASSWORD.encode()
             ),
         )
-        put(f"{base}/server.p12", bundle, "certificate and key as PKCS#12", private=True)
+        put(f"{base}/server.p12", bundle, N_("certificate and key as PKCS#12"), private=True)
         put(
             f"{base}/server.p12.password",
             DEMO_PKCS12_PASSWORD.encode() + b"\n",
-            "the PKCS#12 password",
+            N_("the PKCS#12 password"),
             private=True,
         )
     for person in DEMO_PEOPLE:
@@ -556,16 +565,21 @@ def write_test_pki(directory: Path, pki: TestPki) -> list[WrittenFile]:
         )
         base = f"people/{_slug(person.name)}"
         put(
-            f"{base}/auth-cert.pem", _pem(issued.certificate), f"UZI-pas certificate: {person.name}"
+            f"{base}/auth-cert.pem",
+            _pem(issued.certificate),
+            N_("UZI-pas certificate: {name}"),
+            name=person.name,
         )
-        put(f"{base}/auth-key.pem", _key_pem(issued.key), "its private key", private=True)
+        put(f"{base}/auth-key.pem", _key_pem(issued.key), N_("its private key"), private=True)
     for ca in pki.cas:
         crl = pki.crl(ca)
-        put(f"crl/{ca.slug}.crl", crl.public_bytes(serialization.Encoding.DER), "CRL (DER)")
+        put(f"crl/{ca.slug}.crl", crl.public_bytes(serialization.Encoding.DER), N_("CRL (DER)"))
     manifest = {
         "created": pki.now.isoformat(),
         "environment": pki.profile.environment,
-        "files": {str(f.path.relative_to(directory)): f.description for f in written},
+        "files": {
+            str(f.path.relative_to(directory)): f.description.format(name=f.name) for f in written
+        },
     }
-    put("manifest.json", json.dumps(manifest, indent=2).encode() + b"\n", "this list")
+    put("manifest.json", json.dumps(manifest, indent=2).encode() + b"\n", N_("this list"))
     return written
