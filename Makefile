@@ -14,8 +14,8 @@ test: setup
 	@$(UV) run pytest -q
 
 lint: setup
-	$(UV) run ruff check src tests bench
-	$(UV) run ruff format --check src tests bench
+	$(UV) run ruff check src tests bench scripts
+	$(UV) run ruff format --check src tests bench scripts
 
 typecheck: setup
 	$(UV) run mypy
