@@ -44,7 +44,12 @@ from zorgid.orgdoc.document import (
 )
 from zorgid.orgdoc.keys import Signer, SoftwareSigner
 from zorgid.orgdoc.signature import locate_signature, sign_tree, signed_content
-from zorgid.orgdoc.verify import DocumentVerifier, Expectations, check_binding
+from zorgid.orgdoc.verify import (
+    DocumentVerifier,
+    Expectations,
+    VerificationReport,
+    check_binding,
+)
 from zorgid.pki.errors import CertificateFormatError
 from zorgid.pki.loading import load_certificates, load_pkcs12, load_private_key
 from zorgid.pki.revocation import CrlFileSource, CrlUrlSource, OcspClient, RevocationChecker
@@ -54,7 +59,7 @@ from zorgid.pki.trust import (
     TrustConfig,
     check_card_and_time,
 )
-from zorgid.pki.uzi import read_certificate
+from zorgid.pki.uzi import CardType, UziCertificate, read_certificate
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -470,56 +475,43 @@ def verify(  # noqa: PLR0913 - the options of formats.md
         out.fail(error, extra={"valid": False})
     verifier = DocumentVerifier(validator=CertificateValidator(config), clock=clock)
     report = verifier.report(data, expect=Expectations(ura=expect_ura, challenge=expect_challenge))
-    payload: dict[str, Any] = {"valid": report.valid}
-    if report.error is None:
-        payload |= {
-            "code": "valid",
-            "message": out._(N_("The organisation document is validly signed.")),
-        }
-    else:
-        payload |= {"code": report.error.code, "message": report.error.public_message(out.lang)}
-    if report.document is not None:
-        payload["organisation"] = organisation_view(report.document)
-    if report.certificate is not None:
-        payload["certificate"] = certificate_view(report.certificate)
+    message = (
+        out._(N_("The organisation document is validly signed."))
+        if report.error is None
+        else report.error.public_message(out.lang)
+    )
+    code = "valid" if report.error is None else report.error.code
     if as_json:
+        payload: dict[str, Any] = {"valid": report.valid, "code": code, "message": message}
+        if report.document is not None:
+            payload["organisation"] = organisation_view(report.document)
+        if report.certificate is not None:
+            payload["certificate"] = certificate_view(report.certificate)
         out.emit_json(payload)
     else:
-        _print_report(out, payload)
+        _print_report(out, report, code, message)
     raise SystemExit(EXIT_OK if report.valid else EXIT_REFUSED)
 
 
-def _print_report(out: Out, payload: dict[str, Any]) -> None:
-    if payload["valid"]:
-        out.say(N_("VALID: {message}"), message=payload["message"])
+def _print_report(out: Out, report: VerificationReport, code: str, message: str) -> None:
+    if report.valid:
+        out.say(N_("VALID: {message}"), message=message)
     else:
-        click.echo(
-            out._(
-                N_("NOT VALID [{code}]: {message}"),
-                code=payload["code"],
-                message=payload["message"],
-            ),
-            err=True,
-        )
-    organisation = payload.get("organisation")
-    if organisation:
-        out.say(
-            N_("  Organisation: {naam} (URA {ura})"),
-            naam=organisation["naam"],
-            ura=organisation["ura"],
-        )
-        if organisation.get("aanvraagnummer"):
-            out.say(N_("  Request:      {number}"), number=organisation["aanvraagnummer"])
-        if organisation.get("ondertekend"):
-            out.say(N_("  Signed at:    {moment}"), moment=organisation["ondertekend"])
-    certificate = payload.get("certificate")
-    if certificate:
-        out.say(N_("  Certificate:  {subject}"), subject=certificate["subject"])
-        out.say(N_("  Issued by:    {issuer}"), issuer=certificate["issuer"])
+        click.echo(out._(N_("NOT VALID [{code}]: {message}"), code=code, message=message), err=True)
+    document = report.document
+    if document is not None:
+        out.say(N_("  Organisation: {naam} (URA {ura})"), naam=document.naam, ura=document.ura)
+        out.say(N_("  Request:      {number}"), number=document.aanvraagnummer)
+        if document.ondertekend is not None:
+            out.say(N_("  Signed at:    {moment}"), moment=iso(document.ondertekend))
+    certificate = report.certificate
+    if certificate is not None:
+        out.say(N_("  Certificate:  {subject}"), subject=certificate.subject)
+        out.say(N_("  Issued by:    {issuer}"), issuer=certificate.issuer)
         out.say(
             N_("  Valid:        {start} to {end}"),
-            start=certificate["not_before"],
-            end=certificate["not_after"],
+            start=iso(certificate.not_before),
+            end=iso(certificate.not_after),
         )
 
 
@@ -547,45 +539,51 @@ def inspect(*, file: Path, password_file: Path | None, as_json: bool, lang: str 
         )
         certificates = load_certificates(data, path=str(file), password=password)
         info = read_certificate(certificates[0])
-        view = certificate_view(info)
         if as_json:
-            out.emit_json(view)
+            out.emit_json(certificate_view(info))
             return
-        _print_certificate(out, view)
+        _print_certificate(out, info)
 
 
-def _print_certificate(out: Out, view: dict[str, Any]) -> None:
-    out.say(N_("Subject:      {value}"), value=view["subject"])
-    out.say(N_("Issuer:       {value}"), value=view["issuer"])
-    out.say(N_("Serial:       {value}"), value=view["serial"])
-    out.say(N_("Valid:        {start} to {end}"), start=view["not_before"], end=view["not_after"])
-    uzi = view["uzi"]
+_CARD_NAMES = {
+    CardType.ZORGVERLENER: N_("UZI-pas zorgverlener"),
+    CardType.MEDEWERKER_OP_NAAM: N_("UZI-pas medewerker op naam"),
+    CardType.MEDEWERKER_NIET_OP_NAAM: N_("UZI-pas medewerker niet op naam"),
+    CardType.SERVER: N_("UZI server certificate"),
+}
+
+
+def _print_certificate(out: Out, info: UziCertificate) -> None:
+    out.say(N_("Subject:      {value}"), value=info.subject)
+    out.say(N_("Issuer:       {value}"), value=info.issuer)
+    out.say(N_("Serial:       {value}"), value=info.serial)
+    out.say(
+        N_("Valid:        {start} to {end}"),
+        start=iso(info.not_before),
+        end=iso(info.not_after),
+    )
+    uzi = info.uzi
     if uzi is None:
         out.say(N_("This is not a UZI-register certificate (no UZI identification)."))
         return
-    kinds = {
-        "Z": N_("UZI-pas zorgverlener"),
-        "N": N_("UZI-pas medewerker op naam"),
-        "M": N_("UZI-pas medewerker niet op naam"),
-        "S": N_("UZI server certificate"),
-    }
-    out.say(
-        N_("Type:         {kind} ({card})"),
-        kind=out._(kinds[uzi["card_type"]]),
-        card=uzi["card_type"],
-    )
-    out.say(N_("URA:          {value}"), value=uzi["ura"])
-    out.say(N_("UZI number:   {value}"), value=uzi["uzi_number"])
-    role = uzi["role"] + (f" {uzi['role_name']}" if uzi["role_name"] else "")
-    if uzi["specialism_name"]:
-        role += f", {uzi['specialism_name']}"
+    card = uzi.card_type
+    out.say(N_("Type:         {kind} ({card})"), kind=out._(_CARD_NAMES[card]), card=card.value)
+    out.say(N_("URA:          {value}"), value=uzi.ura)
+    out.say(N_("UZI number:   {value}"), value=uzi.uzi_number)
+    role = " ".join(filter(None, (uzi.role.code, uzi.role.profession)))
+    if uzi.role.specialism:
+        role += f", {uzi.role.specialism}"
     out.say(N_("Role:         {value}"), value=role)
-    out.say(N_("AGB:          {value}"), value=uzi["agb"])
-    out.say(N_("Environment:  {value}"), value=uzi["environment"])
-    if view["upn"]:
-        out.say(N_("UPN:          {value}"), value=view["upn"])
-    if view["permanent_identifier"]:
-        out.say(N_("Permanent id: {value} ({assigner})"), **view["permanent_identifier"])
+    out.say(N_("AGB:          {value}"), value=uzi.agb)
+    out.say(N_("Environment:  {value}"), value=uzi.environment)
+    if info.upn:
+        out.say(N_("UPN:          {value}"), value=info.upn)
+    if info.permanent_identifier:
+        out.say(
+            N_("Permanent id: {value} ({assigner})"),
+            value=info.permanent_identifier.value,
+            assigner=info.permanent_identifier.assigner,
+        )
 
 
 def revocation_for(crls: tuple[Path, ...], *, clock: Clock) -> RevocationChecker:

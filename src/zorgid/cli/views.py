@@ -33,8 +33,6 @@ def certificate_view(info: UziCertificate) -> dict[str, Any]:
             "card_type": uzi.card_type.value,
             "ura": uzi.ura,
             "role": uzi.role.code,
-            "role_name": uzi.role.profession,
-            "specialism_name": uzi.role.specialism,
             "agb": uzi.agb,
             "environment": uzi.environment,
         },
@@ -49,10 +47,5 @@ def certificate_view(info: UziCertificate) -> dict[str, Any]:
 
 
 def organisation_view(document: OrganisationDocument) -> dict[str, Any]:
-    """The ``organisation`` object of ``verify --json``."""
-    return {
-        "ura": document.ura,
-        "naam": document.naam,
-        "aanvraagnummer": document.aanvraagnummer or None,
-        "ondertekend": iso(document.ondertekend) if document.ondertekend else None,
-    }
+    """The ``organisation`` object of ``verify --json``: exactly the fields of formats.md."""
+    return {"ura": document.ura, "naam": document.naam}

@@ -223,3 +223,13 @@ class ChallengeExpiredError(BindingError):
         "The challenge in the document expired on {expired_at}. Ask for a new request and sign "
         "the new document."
     )
+
+
+class EnvironmentMismatchError(BindingError):
+    """A document for production signed with a test certificate."""
+
+    code: ClassVar[str] = "environment_mismatch"
+    message: ClassVar[str] = N_(
+        "The document is for the production environment (Omgeving: productie), but it was signed "
+        "with a test certificate. Sign with the organisation's production UZI server certificate."
+    )

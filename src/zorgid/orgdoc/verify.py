@@ -23,6 +23,7 @@ from zorgid.orgdoc.errors import (
     ChallengeMismatchError,
     ChallengeUnknownError,
     ChallengeUsedError,
+    EnvironmentMismatchError,
     NotSignedYetError,
     RequestMismatchError,
     UnexpectedUraError,
@@ -192,6 +193,11 @@ def check_binding(
     certificate_ura = certificate.uzi.ura if certificate.uzi else ""
     if document.ura != certificate_ura:
         raise UraMismatchError(document_ura=document.ura, certificate_ura=certificate_ura)
+    # A test certificate must never admit an organisation to production. (The acceptance
+    # environment takes both: vendors test there with test and real certificates.)
+    environment = certificate.uzi.environment if certificate.uzi else ""
+    if document.get("Aanvraag/Omgeving") == "productie" and environment != "production":
+        raise EnvironmentMismatchError(environment)
     if expect.ura is not None and document.ura != expect.ura:
         raise UnexpectedUraError(document_ura=document.ura, expected_ura=expect.ura)
     if expect.request_number is not None and document.aanvraagnummer != expect.request_number:

@@ -121,7 +121,18 @@ def test_inspect_json_has_the_fields_of_formats_md(zorgid: Zorgid, pki_dir: PkiD
         "upn",
         "permanent_identifier",
     }
+    assert set(view["uzi"]) == {
+        "oid_ca",
+        "version",
+        "uzi_number",
+        "card_type",
+        "ura",
+        "role",
+        "agb",
+        "environment",
+    }
     assert view["uzi"]["card_type"] == "S"
+    assert view["uzi"]["version"] == "1"
     assert view["uzi"]["ura"] == "90000123"
     assert view["uzi"]["oid_ca"] == "2.16.528.1.1007.99.2110"
     assert view["uzi"]["environment"] == "test"
@@ -249,6 +260,8 @@ def test_sign_with_pkcs12_produces_a_document_that_verifies(
         zorgid, pki_dir, signed_file, "--expect-ura", "90000123", "--expect-challenge", CHALLENGE
     )
     assert code == 0, report
+    assert set(report) == {"valid", "code", "message", "organisation", "certificate"}
+    assert set(report["organisation"]) == {"ura", "naam"}
     assert report["valid"] is True
     assert report["code"] == "valid"
     assert report["organisation"]["ura"] == "90000123"

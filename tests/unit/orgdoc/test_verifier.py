@@ -22,7 +22,7 @@ from zorgid.orgdoc.verify import DocumentVerifier, Expectations, MemoryChallenge
 from zorgid.pki.revocation import CrlStore, RevocationChecker
 from zorgid.pki.testpki import Issued, TestPki, new_rsa_key
 from zorgid.pki.trust import CertificateValidator, TrustConfig
-from zorgid.pki.uzi import CardType
+from zorgid.pki.uzi import PRODUCTION, CardType
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -336,3 +336,18 @@ def test_changed_field_values_are_always_caught(
     assert report.error is not None
     assert report.error.code != "internal_error"
     assert report.document is None or report.document.ura == URA
+
+
+def test_a_production_document_signed_with_a_test_certificate_is_rejected(
+    verifier: DocumentVerifier, server: Issued
+) -> None:
+    data = sign_document(server, document(**{"Aanvraag/Omgeving": "productie"}))
+    assert code_of(verifier, data) == "environment_mismatch"
+
+
+def test_a_production_document_signed_with_a_production_certificate_is_accepted() -> None:
+    production = TestPki(now=NOW, profile=PRODUCTION)
+    issued = issue(production)
+    verifier = make_verifier(production)
+    data = sign_document(issued, document(**{"Aanvraag/Omgeving": "productie"}))
+    assert verifier.verify(data).certificate.identity.environment == "production"
