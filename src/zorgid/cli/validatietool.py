@@ -34,6 +34,7 @@ from zorgid.orgdoc.document import (
     FIELDS,
     MAX_DOCUMENT_BYTES,
     DocumentIncompleteError,
+    Field,
     OrganisationDocument,
     build_tree,
     check_schema,
@@ -103,24 +104,38 @@ def _read_document(path: Path) -> OrganisationDocument:
     return from_tree(root)
 
 
-def _ask_missing(out: Out, document: OrganisationDocument) -> OrganisationDocument:
-    """Ask a person at a terminal for every missing or wrong field, checking each answer."""
-    for field in FIELDS:
-        wrong = [p for p in document.problems() if p.path == field.path]
-        optional_empty = not field.required and not document.get(field.path)
-        if not wrong and not optional_empty:
-            continue
-        if optional_empty and not wrong:
-            continue
-        while True:
-            label = f"{out._(field.label)} [{field.path}] ({out._(field.hint)})"
-            answer = click.prompt(label, default=document.get(field.path) or "", show_default=True)
-            candidate = document.with_values([(field.path, normalise(field.path, answer))])
-            if not [p for p in candidate.problems() if p.path == field.path]:
-                document = candidate
-                break
+def _ask_missing(out: Out, document: OrganisationDocument) -> tuple[OrganisationDocument, bool]:
+    """Ask a person at a terminal for every missing or wrong field, checking each answer.
+
+    Optional fields that are still empty are offered too; Enter leaves them empty. Returns the
+    document with every answer given so far, and whether the person stopped (Ctrl-C, end of
+    input) before the end.
+    """
+    try:
+        for field in FIELDS:
+            document = _ask_field(out, document, field)
+    except click.Abort:
+        return document, True
+    return document, False
+
+
+def _ask_field(out: Out, document: OrganisationDocument, field: Field) -> OrganisationDocument:
+    wrong = any(p.path == field.path for p in document.problems())
+    if not wrong and (field.required or document.get(field.path)):
+        return document
+    label = f"{out._(field.label)} [{field.path}] ({out._(field.hint)})"
+    while True:
+        current = document.get(field.path)
+        answer = click.prompt(label, default=current, show_default=bool(current))
+        if not answer.strip() and not field.required:
+            return document
+        candidate = document.with_values([(field.path, normalise(field.path, answer))])
+        if not any(p.path == field.path for p in candidate.problems()):
+            return candidate
+        if not answer.strip():
+            out.say(N_("This field is required."))
+        else:
             out.say(N_("That is not valid: {hint}. Try again."), hint=out._(field.hint))
-    return document
 
 
 def _problems_text(out: Out, document: OrganisationDocument) -> str:
@@ -164,10 +179,7 @@ def fill(
         interrupted = False
         if document.problems() and stdin_is_terminal() and not no_input:
             out.say(N_("Some fields are missing or wrong. Fill them in (Enter keeps the value)."))
-            try:
-                document = _ask_missing(out, document)
-            except click.Abort:
-                interrupted = True
+            document, interrupted = _ask_missing(out, document)
         document = replace(document, ondertekend=None)
         data = serialise(build_tree(document, keep_empty=True))
         target = output or doc
@@ -191,9 +203,11 @@ def fill(
         out.say(
             N_(
                 "The document is complete. Next step: zorgid validatietool sign {path} -o "
-                "signed.xml --pkcs12 <your-certificate.p12>"
+                "{signed} --pkcs12 {certificate}"
             ),
             path=str(target or "organisatiedocument.xml"),
+            signed=out._(N_("signed.xml")),
+            certificate=out._(N_("<your-certificate.p12>")),
         )
 
 

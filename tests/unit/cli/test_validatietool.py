@@ -622,3 +622,33 @@ def test_the_command_never_shows_a_traceback_for_bad_input(tmp_path: Path) -> No
         assert result.returncode in {1, 2}, (args, result.stderr)
         assert "Traceback" not in result.stderr + result.stdout
         assert "[" in result.stderr  # the stable code in brackets
+
+
+def test_fill_keeps_every_answer_when_the_person_stops_halfway(
+    tmp_path: Path, zorgid: Zorgid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(validatietool_module, "stdin_is_terminal", lambda: True)
+    doc = tmp_path / "d.xml"
+    # Two required fields missing; the person answers the first, then stops (end of input).
+    result = zorgid(
+        "validatietool",
+        "fill",
+        "-o",
+        doc,
+        *sets("Organisatie/Naam", "PortaalAdministrator/Email"),
+        input="De Linde\n",
+    )
+    assert result.exit_code == 1
+    assert "<Naam>De Linde</Naam>" in doc.read_text()
+    assert "PortaalAdministrator/Email" in result.stderr
+
+
+def test_fill_offers_optional_fields_and_enter_skips_them(
+    tmp_path: Path, zorgid: Zorgid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(validatietool_module, "stdin_is_terminal", lambda: True)
+    doc = tmp_path / "d.xml"
+    answers = "De Linde\n01234567\n"  # the name, then the optional AGB code
+    result = zorgid("validatietool", "fill", "-o", doc, *sets("Organisatie/Naam"), input=answers)
+    assert result.exit_code == 0, result.output
+    assert "<AGBCode>01234567</AGBCode>" in doc.read_text()
