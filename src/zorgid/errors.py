@@ -16,14 +16,17 @@ Each feature has its own ``errors.py`` whose classes subclass :class:`ZorgidErro
 
 An error carries a stable machine-readable ``code``, a public ``message`` (an English gettext
 msgid with ``{placeholders}``, shown translated to the person) and a ``detail`` that goes to logs
-only. Delivery code (CLI, web) turns errors into exit codes and responses; nothing else does.
+only (English). A parameter that is itself text for the person (a ``reason``) is a
+:class:`~zorgid.core.i18n.Message`, or for a ``reason`` without variables a bare ``N_`` msgid;
+both are rendered in the person's language. Delivery code (CLI, web) turns errors into exit
+codes and responses; nothing else does.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from zorgid.core.i18n import translate
+from zorgid.core.i18n import localise, translate
 
 
 class ZorgidError(Exception):
@@ -41,9 +44,12 @@ class ZorgidError(Exception):
 
     def public_message(self, lang: str) -> str:
         """The message for the person, in ``lang``, with its parameters filled in."""
-        # A ``reason`` may itself be a msgid (N_): translate it too; other values are data.
+        # Any Message is rendered in ``lang``; a plain-str ``reason`` is a msgid (N_) and is
+        # translated too; other values are data, shown as they are.
         params = {
-            key: translate(value, lang) if key == "reason" and isinstance(value, str) else value
+            key: translate(value, lang)
+            if key == "reason" and isinstance(value, str)
+            else localise(value, lang)
             for key, value in self.params.items()
         }
         return translate(self.message, lang).format(**params)

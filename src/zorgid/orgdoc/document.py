@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, ClassVar, Final
 
 from lxml import etree
 
-from zorgid.core.i18n import N_
+from zorgid.core.i18n import N_, Message
 from zorgid.orgdoc.errors import DocumentError
 
 if TYPE_CHECKING:
@@ -429,9 +429,12 @@ def parse_untrusted(data: bytes) -> etree._Element:
     return root
 
 
-def _syntax_reason(exc: etree.XMLSyntaxError) -> str:
+def _syntax_reason(exc: etree.XMLSyntaxError) -> Message | str:
+    # libxml2's own description is data: it exists in English only.
     line = exc.position[0] if exc.position else 0
-    return f"line {line}: {exc.msg}" if line else str(exc.msg)
+    if not line:
+        return str(exc.msg)
+    return Message(N_("line {line}: {problem}"), {"line": line, "problem": exc.msg})
 
 
 _SPECIAL_NODES = etree.XPath("//comment() | //processing-instruction()")
@@ -473,9 +476,12 @@ def check_schema(root: etree._Element) -> None:
     if xsd.validate(root):
         return
     error = xsd.error_log.last_error
-    where = _field_path(root, error.line) if error else ""
-    text = error.message if error else "invalid"
-    raise DocumentSchemaError(text, reason=f"{where}: {text}" if where else text)
+    if error is None:
+        raise DocumentSchemaError("invalid", reason=N_("the document does not match the schema"))
+    # libxml2's description of the violation is data: it exists in English only.
+    where = _field_path(root, error.line)
+    reason = f"{where}: {error.message}" if where else error.message
+    raise DocumentSchemaError(error.message, reason=reason)
 
 
 def _field_path(root: etree._Element, line: int) -> str:
@@ -493,7 +499,9 @@ def parse_document(data: bytes) -> tuple[etree._Element, OrganisationDocument]:
     if root.tag != ROOT_TAG:
         raise DocumentSchemaError(
             str(root.tag),
-            reason=f"the root element is {etree.QName(root).localname!r}, "
-            "expected Organisatiedocument in namespace " + NS,
+            reason=Message(
+                N_("the root element is {found}, not Organisatiedocument in namespace {namespace}"),
+                {"found": repr(etree.QName(root).localname), "namespace": NS},
+            ),
         )
     return root, from_tree(root)

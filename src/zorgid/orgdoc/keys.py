@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from zorgid.core.i18n import N_
 from zorgid.orgdoc.errors import SigningError
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def default_algorithm(certificate: x509.Certificate) -> SignatureAlgorithm:
             if key.curve.key_size >= 384  # noqa: PLR2004 - P-384 and up
             else SignatureAlgorithm.ECDSA_SHA256
         )
-    raise SigningError(reason="unsupported key type")
+    raise SigningError(reason=N_("the certificate's key is neither an RSA nor an EC key"))
 
 
 def ecdsa_raw_signature(der: bytes, key_size: int) -> bytes:

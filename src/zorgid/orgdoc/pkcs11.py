@@ -34,6 +34,7 @@ from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass, TokenFlag
 from pkcs11 import exceptions as p11
 from pkcs11.util.ec import encode_named_curve_parameters
 
+from zorgid.core.i18n import N_, Message
 from zorgid.orgdoc.errors import (
     Pkcs11CertificateError,
     Pkcs11CertificateMismatchError,
@@ -76,33 +77,36 @@ _MAX_CHAIN: Final = 4
 
 #: What the person is told for python-pkcs11's exceptions (the exception name goes to the log).
 _FAILURES: Final[dict[type[p11.PKCS11Error], tuple[type[Pkcs11Error], str]]] = {
-    p11.PinIncorrect: (Pkcs11PinError, "the PIN is wrong"),
-    p11.PinInvalid: (Pkcs11PinError, "the token does not accept a PIN with these characters"),
-    p11.PinLenRange: (Pkcs11PinError, "the PIN is too short or too long for this token"),
+    p11.PinIncorrect: (Pkcs11PinError, N_("the PIN is wrong")),
+    p11.PinInvalid: (Pkcs11PinError, N_("the token does not accept a PIN with these characters")),
+    p11.PinLenRange: (Pkcs11PinError, N_("the PIN is too short or too long for this token")),
     p11.PinExpired: (
         Pkcs11PinError,
-        "the PIN has expired; set a new one with the token's software",
+        N_("the PIN has expired; set a new one with the token's software"),
     ),
-    p11.PinLocked: (Pkcs11PinLockedError, "the PIN is locked"),
+    p11.PinLocked: (Pkcs11PinLockedError, N_("the PIN is locked")),
     p11.UserPinNotInitialized: (
         Pkcs11PinError,
-        "the token has no user PIN yet; set one with the token's software",
+        N_("the token has no user PIN yet; set one with the token's software"),
     ),
-    p11.UserNotLoggedIn: (Pkcs11PinError, "the token needs a PIN to use this key"),
+    p11.UserNotLoggedIn: (Pkcs11PinError, N_("the token needs a PIN to use this key")),
     p11.UserAlreadyLoggedIn: (
         Pkcs11Error,
-        "another session of this program is already logged in to the token",
+        N_("another session of this program is already logged in to the token"),
     ),
-    p11.FunctionCancelled: (Pkcs11Error, "signing was cancelled (for example on the PIN pad)"),
-    p11.DeviceRemoved: (Pkcs11Error, "the token was removed"),
-    p11.TokenNotPresent: (Pkcs11Error, "the token was removed"),
-    p11.TokenNotRecognised: (Pkcs11Error, "the module does not recognise the token"),
-    p11.DeviceMemory: (Pkcs11Error, "the token ran out of memory"),
-    p11.SessionClosed: (Pkcs11Error, "the session with the token was closed"),
-    p11.SessionHandleInvalid: (Pkcs11Error, "the session with the token was closed"),
-    p11.SessionCount: (Pkcs11Error, "the token has too many open sessions"),
-    p11.MechanismInvalid: (Pkcs11Error, "the token does not offer the signing mechanism"),
-    p11.KeyTypeInconsistent: (Pkcs11Error, "the key does not fit the signing mechanism"),
+    p11.FunctionCancelled: (
+        Pkcs11Error,
+        N_("signing was cancelled (for example on the PIN pad)"),
+    ),
+    p11.DeviceRemoved: (Pkcs11Error, N_("the token was removed")),
+    p11.TokenNotPresent: (Pkcs11Error, N_("the token was removed")),
+    p11.TokenNotRecognised: (Pkcs11Error, N_("the module does not recognise the token")),
+    p11.DeviceMemory: (Pkcs11Error, N_("the token ran out of memory")),
+    p11.SessionClosed: (Pkcs11Error, N_("the session with the token was closed")),
+    p11.SessionHandleInvalid: (Pkcs11Error, N_("the session with the token was closed")),
+    p11.SessionCount: (Pkcs11Error, N_("the token has too many open sessions")),
+    p11.MechanismInvalid: (Pkcs11Error, N_("the token does not offer the signing mechanism")),
+    p11.KeyTypeInconsistent: (Pkcs11Error, N_("the key does not fit the signing mechanism")),
 }
 
 
@@ -132,7 +136,10 @@ def _plan(algorithm: SignatureAlgorithm, mechanisms: frozenset[Mechanism] | None
             return _Plan(Mechanism.ECDSA, prehash=True)
     raise Pkcs11Error(
         f"mechanisms offered: {sorted(m.name for m in mechanisms)}",
-        reason=f"the token offers no mechanism for {algorithm.uri.rsplit('#', 1)[-1]}",
+        reason=Message(
+            N_("the token offers no mechanism for {algorithm}"),
+            {"algorithm": algorithm.uri.rsplit("#", 1)[-1]},
+        ),
     )
 
 
@@ -183,7 +190,9 @@ class Pkcs11Signer:
     def sign(self, data: bytes) -> bytes:
         """Sign ``data`` on the token; ECDSA signatures come back as XMLDSig r||s."""
         if self._session is None:
-            raise Pkcs11Error("sign() after close()", reason="the session with the token is closed")
+            raise Pkcs11Error(
+                "sign() after close()", reason=N_("the session with the token is closed")
+            )
         payload = data
         if self._plan.prehash:
             digest = hashes.Hash(self._algorithm.hash())
@@ -201,7 +210,7 @@ class Pkcs11Signer:
             if len(signature) != expected:
                 raise Pkcs11Error(
                     f"ECDSA signature of {len(signature)} bytes, expected {expected}",
-                    reason="the token returned an ECDSA signature of an unexpected length",
+                    reason=N_("the token returned an ECDSA signature of an unexpected length"),
                 )
         return signature
 
@@ -259,9 +268,9 @@ def _load_module(module: str) -> Library:
     except p11.PKCS11Error as exc:
         looks_like_path = os.sep in module or "/" in module
         reason = (
-            "the file does not exist"
+            N_("the file does not exist")
             if looks_like_path and not Path(module).exists()
-            else "it is not a PKCS#11 library that this computer can load"
+            else N_("it is not a PKCS#11 library that this computer can load")
         )
         raise Pkcs11ModuleError(f"{module}: {exc}", module=module, reason=reason) from exc
 
@@ -274,7 +283,11 @@ def _find_token(library: Library, token_label: str) -> pkcs11.Token:
     matching = [t for t in tokens if t.label == wanted]
     if len(matching) == 1:
         return matching[0]
-    reason = "no connected token has this label" if not matching else "several tokens have it"
+    reason = (
+        N_("no connected token has this label")
+        if not matching
+        else N_("several tokens have this label")
+    )
     raise Pkcs11TokenError(
         f"token label {wanted!r} among {[t.label for t in tokens]}",
         label=wanted,
@@ -289,13 +302,15 @@ def _log_in(token: pkcs11.Token, pin: str | None) -> pkcs11.Session:
         flags = token.flags
     if flags & TokenFlag.USER_PIN_LOCKED:
         # Trying a PIN on a locked token can only fail; say so without spending an attempt.
-        raise Pkcs11PinLockedError("USER_PIN_LOCKED flag set", token=label, reason="locked")
+        raise Pkcs11PinLockedError(
+            "USER_PIN_LOCKED flag set", token=label, reason=N_("the PIN is locked")
+        )
     user_pin: str | object | None = pin
     if pin is None:
         if flags & TokenFlag.PROTECTED_AUTHENTICATION_PATH:
             user_pin = pkcs11.PROTECTED_AUTH
         elif flags & TokenFlag.LOGIN_REQUIRED:
-            raise Pkcs11PinError("no PIN given", token=label, reason="no PIN was given")
+            raise Pkcs11PinError("no PIN given", token=label, reason=N_("no PIN was given"))
     try:
         return token.open(user_pin=user_pin)
     except p11.PKCS11Error as exc:
@@ -306,7 +321,7 @@ def _log_in(token: pkcs11.Token, pin: str | None) -> pkcs11.Session:
             error = Pkcs11PinError(
                 str(exc),
                 token=label,
-                reason="the PIN is wrong, and one more wrong attempt locks the token",
+                reason=N_("the PIN is wrong, and one more wrong attempt locks the token"),
             )
         raise error from exc
 
@@ -373,11 +388,15 @@ def _find_private_key(
         session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: key_label})
     )
     if len(found) != 1:
-        reason = "no private key has this label" if not found else "several private keys have it"
+        reason = (
+            N_("no private key has this label")
+            if not found
+            else N_("several private keys have this label")
+        )
     elif not isinstance(key := found[0], pkcs11.SignMixin):
-        reason = "the token does not allow this key to sign"
+        reason = N_("the token does not allow this key to sign")
     elif _attribute(key, Attribute.KEY_TYPE) not in {KeyType.RSA, KeyType.EC}:
-        reason = "it is neither an RSA nor an EC key"
+        reason = N_("it is neither an RSA nor an EC key")
     else:
         return key
     everything = session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})
@@ -426,9 +445,9 @@ def _certificate_for(
         # A renewed certificate for the same key shares its ID: take the one valid longest.
         return max(readable, key=lambda c: c.not_valid_after_utc)
     reason = (
-        "the certificate object on the token is not a readable X.509 certificate"
+        N_("the certificate object on the token is not a readable X.509 certificate")
         if matching
-        else "the token holds no certificate with the key's ID or label"
+        else N_("the token holds no certificate with the key's ID or label")
     )
     raise Pkcs11CertificateError(
         f"key {key_label!r} id {key_id.hex()}: {reason}",
@@ -447,10 +466,10 @@ def _mismatch(
     """Why the certificate does not fit the key on the token; None when it fits or can't be told."""
     if _attribute(key, Attribute.KEY_TYPE) == KeyType.RSA:
         if not isinstance(public_key, rsa.RSAPublicKey):
-            return "the key on the token is RSA, the certificate's key is not"
+            return N_("the key on the token is an RSA key, the certificate's key is not")
         return _rsa_mismatch(key, public_key)
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
-        return "the key on the token is EC, the certificate's key is not"
+        return N_("the key on the token is an EC key, the certificate's key is not")
     return _ec_mismatch(session, key, key_id, public_key)
 
 
@@ -459,7 +478,7 @@ def _rsa_mismatch(key: pkcs11.SignMixin, public_key: rsa.RSAPublicKey) -> str | 
     exponent = _bytes_attribute(key, Attribute.PUBLIC_EXPONENT)
     numbers = public_key.public_numbers()
     if modulus and exponent and (_int(modulus), _int(exponent)) != (numbers.n, numbers.e):
-        return "the RSA public keys differ"
+        return N_("the RSA public keys differ")
     return None
 
 
@@ -477,14 +496,14 @@ def _ec_mismatch(
         except (ValueError, KeyError):
             expected = params  # a curve asn1crypto has no name for: not comparable, let it pass
         if params != expected:
-            return "the keys are on different elliptic curves"
+            return N_("the keys are on different elliptic curves")
     point = _ec_point(session, key, key_id)
     raw = public_key.public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
     # CKA_EC_POINT is a DER OCTET STRING (§2.3.3), but some tokens store the bare point.
     if point and point not in {raw, _der_octet_string(raw)}:
-        return "the EC public keys differ"
+        return N_("the EC public keys differ")
     return None
 
 
@@ -537,13 +556,19 @@ def _translated(token_label: str) -> Iterator[None]:
         raise _failure(exc, token_label) from exc
     except UnicodeDecodeError as exc:
         # python-pkcs11 decodes labels as UTF-8; a token written by another tool may not be.
-        raise Pkcs11Error(str(exc), reason="the token holds a label that is not UTF-8") from exc
+        raise Pkcs11Error(
+            str(exc), reason=N_("the token holds a label that is not UTF-8 text")
+        ) from exc
 
 
 def _failure(exc: p11.PKCS11Error, token_label: str) -> Pkcs11Error:
     error, reason = next(
-        (found for kind, found in _FAILURES.items() if isinstance(exc, kind)),
-        (Pkcs11Error, f"the token reported {type(exc).__name__}"),
+        (
+            (kind_error, Message(text))
+            for kind, (kind_error, text) in _FAILURES.items()
+            if isinstance(exc, kind)
+        ),
+        (Pkcs11Error, Message(N_("the token reported {error}"), {"error": type(exc).__name__})),
     )
     return error(f"{type(exc).__name__}: {exc}", token=token_label, reason=reason)
 
@@ -582,7 +607,7 @@ def _display_name(certificate: x509.Certificate) -> str:
     return str(names[0].value) if names else certificate.subject.rfc4514_string()
 
 
-def _listing(labels: Iterable[str]) -> str:
-    """Labels for a message: quoted, sorted, without repeats; ``none`` when there are none."""
+def _listing(labels: Iterable[str]) -> str | Message:
+    """Labels for a message: quoted, sorted, without repeats; "none" when there are none."""
     unique = sorted(set(labels))
-    return ", ".join(f'"{label}"' for label in unique) if unique else "none"
+    return ", ".join(f'"{label}"' for label in unique) if unique else Message(N_("none"))

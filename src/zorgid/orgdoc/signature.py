@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
-from zorgid.core.i18n import N_
+from zorgid.core.i18n import N_, Message
 from zorgid.orgdoc.document import (
     DSIG_NS,
     ROOT_TAG,
@@ -250,14 +250,22 @@ def _expect_children(parent: etree._Element, names: tuple[str, ...]) -> list[etr
         if child.tag in _FORBIDDEN:
             name = etree.QName(child).localname
             raise SignatureForbiddenElementError(
-                name, reason=f"the element ds:{name} is not allowed in the signature"
+                name,
+                reason=Message(
+                    N_("the element {element} is not allowed in the signature"),
+                    {"element": f"ds:{name}"},
+                ),
             )
     tags = tuple(c.tag for c in children)
     if tags != tuple(_ds(n) for n in names):
         where = etree.QName(parent).localname
         expected = ", ".join(names)
         raise SignatureStructureError(
-            f"{where}: {tags}", reason=f"ds:{where} must contain exactly {expected}, in order"
+            f"{where}: {tags}",
+            reason=Message(
+                N_("{element} must contain exactly these elements, in this order: {expected}"),
+                {"element": f"ds:{where}", "expected": expected},
+            ),
         )
     return children
 
@@ -268,8 +276,10 @@ def _no_attributes_except(element: etree._Element, allowed: frozenset[str]) -> N
         name = etree.QName(element).localname
         raise SignatureStructureError(
             f"{name} has {extra}",
-            reason=f"ds:{name} has attributes the profile does not allow "
-            f"({', '.join(sorted(extra))})",
+            reason=Message(
+                N_("{element} has attributes the signature profile does not allow ({attributes})"),
+                {"element": f"ds:{name}", "attributes": ", ".join(sorted(extra))},
+            ),
         )
 
 
@@ -277,7 +287,10 @@ def _leaf(element: etree._Element) -> None:
     """An Algorithm-carrying element must be empty (no parameters such as XPath or HMAC length)."""
     if len(element) or (element.text and element.text.strip()):
         name = etree.QName(element).localname
-        raise SignatureStructureError(f"{name} has content", reason=f"ds:{name} must be empty")
+        raise SignatureStructureError(
+            f"{name} has content",
+            reason=Message(N_("{element} must be empty"), {"element": f"ds:{name}"}),
+        )
 
 
 def _base64(element: etree._Element, what: str) -> bytes:
@@ -285,7 +298,9 @@ def _base64(element: etree._Element, what: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise SignatureStructureError(what, reason=f"{what} is not valid base64") from None
+        raise SignatureStructureError(
+            what, reason=Message(N_("{element} is not valid base64"), {"element": f"ds:{what}"})
+        ) from None
 
 
 def locate_signature(root: etree._Element) -> etree._Element:
@@ -304,7 +319,9 @@ def locate_signature(root: etree._Element) -> etree._Element:
 def _check_signed_info(signed_info: etree._Element) -> tuple[SignatureAlgorithm, str, bytes]:
     # Counted first: two references, or none, is its own attack class (partial references).
     if len(signed_info.findall(_ds("Reference"))) != 1:
-        raise SignatureReferenceError(reason="exactly one Reference is allowed")
+        raise SignatureReferenceError(
+            reason=N_("the signature must have exactly one ds:Reference element")
+        )
     c14n, method, reference = _expect_children(
         signed_info, ("CanonicalizationMethod", "SignatureMethod", "Reference")
     )
@@ -315,21 +332,31 @@ def _check_signed_info(signed_info: etree._Element) -> tuple[SignatureAlgorithm,
     if c14n.get("Algorithm") != EXC_C14N:
         raise SignatureCanonicalizationError(
             str(c14n.get("Algorithm")),
-            reason=f"canonicalization {c14n.get('Algorithm')} is not allowed (only exclusive "
-            "c14n without comments)",
+            reason=Message(
+                N_(
+                    "the canonicalization method {algorithm} is not allowed (only exclusive "
+                    "c14n without comments is)"
+                ),
+                {"algorithm": str(c14n.get("Algorithm"))},
+            ),
         )
     algorithm = SignatureAlgorithm.from_uri(method.get("Algorithm", ""))
     if algorithm is None:
         raise SignatureAlgorithmError(
             str(method.get("Algorithm")),
-            reason=f"signature method {method.get('Algorithm')} is not allowed",
+            reason=Message(
+                N_("the signature method {algorithm} is not allowed"),
+                {"algorithm": str(method.get("Algorithm"))},
+            ),
         )
     _no_attributes_except(reference, frozenset({"URI"}))
     if reference.get("URI") != "":
         raise SignatureReferenceError(
             str(reference.get("URI")),
-            reason='the Reference must have URI="" (the whole document), not '
-            f"{reference.get('URI')!r}",
+            reason=Message(
+                N_('ds:Reference must have URI="" (the whole document), not {uri}'),
+                {"uri": repr(reference.get("URI"))},
+            ),
         )
     transforms, digest_method, digest_value = _expect_children(
         reference, ("Transforms", "DigestMethod", "DigestValue")
@@ -338,14 +365,18 @@ def _check_signed_info(signed_info: etree._Element) -> tuple[SignatureAlgorithm,
     algorithms = []
     for transform in transforms:
         if transform.tag != _ds("Transform"):
-            raise SignatureTransformsError(reason="Transforms may only contain Transform")
+            raise SignatureTransformsError(
+                reason=N_("ds:Transforms may only contain ds:Transform elements")
+            )
         _no_attributes_except(transform, frozenset({"Algorithm"}))
         _leaf(transform)
         algorithms.append(transform.get("Algorithm"))
     if algorithms != [ENVELOPED, EXC_C14N]:
         raise SignatureTransformsError(
             str(algorithms),
-            reason="the transforms must be exactly enveloped-signature then exclusive c14n",
+            reason=N_(
+                "the transforms must be exactly enveloped-signature followed by exclusive c14n"
+            ),
         )
     _no_attributes_except(digest_method, frozenset({"Algorithm"}))
     _leaf(digest_method)
@@ -353,7 +384,10 @@ def _check_signed_info(signed_info: etree._Element) -> tuple[SignatureAlgorithm,
     if digest_name is None:
         raise SignatureDigestAlgorithmError(
             str(digest_method.get("Algorithm")),
-            reason=f"digest method {digest_method.get('Algorithm')} is not allowed",
+            reason=Message(
+                N_("the digest method {algorithm} is not allowed"),
+                {"algorithm": str(digest_method.get("Algorithm"))},
+            ),
         )
     _no_attributes_except(digest_value, frozenset())
     return algorithm, digest_name, _base64(digest_value, "DigestValue")
@@ -367,17 +401,25 @@ def _certificates(key_info: etree._Element) -> tuple[x509.Certificate, ...]:
     for child in x509_data:
         if child.tag != _ds("X509Certificate"):
             raise SignatureKeyInfoError(
-                str(child.tag), reason="X509Data may only contain X509Certificate elements"
+                str(child.tag),
+                reason=N_("ds:X509Data may only contain ds:X509Certificate elements"),
             )
         _no_attributes_except(child, frozenset())
         try:
             certificates.append(x509.load_der_x509_certificate(_base64(child, "X509Certificate")))
         except ValueError:
-            raise SignatureKeyInfoError(reason="an X509Certificate cannot be read") from None
+            raise SignatureKeyInfoError(
+                reason=N_("a ds:X509Certificate element does not hold a readable certificate")
+            ) from None
     if not certificates or len(certificates) > MAX_CERTIFICATES:
         raise SignatureKeyInfoError(
-            reason=f"X509Data must hold the signer certificate and at most "
-            f"{MAX_CERTIFICATES - 1} CA certificates"
+            reason=Message(
+                N_(
+                    "ds:X509Data must hold the signer's certificate and at most {count} CA "
+                    "certificates"
+                ),
+                {"count": MAX_CERTIFICATES - 1},
+            )
         )
     return tuple(certificates)
 
@@ -401,7 +443,10 @@ def _verify_value(
         raise SignatureValueError("signature value does not verify") from None
     raise SignatureAlgorithmError(
         "method/key mismatch",
-        reason=f"the signature method {algorithm.uri} does not fit the certificate's key type",
+        reason=Message(
+            N_("the signature method {algorithm} does not fit the type of the certificate's key"),
+            {"algorithm": algorithm.uri},
+        ),
     )
 
 
@@ -423,7 +468,9 @@ def check_signature(root: etree._Element) -> SignedContent:
     _verify_value(certificates[0], algorithm, value, _c14n(signed_info))
     signed_root = parse_canonical(canonical)
     if signed_root.tag != ROOT_TAG:
-        raise SignatureReferenceError(reason="the signed content is not an organisation document")
+        raise SignatureReferenceError(
+            reason=N_("the signed content is not an organisation document")
+        )
     return SignedContent(
         root=signed_root,
         canonical=canonical,

@@ -37,6 +37,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
 from zorgid.core.clock import Clock, SystemClock
+from zorgid.core.i18n import N_, Message
 from zorgid.pki.errors import CrlUnreadableError, OcspResponseError, RevocationUnknownError
 
 if TYPE_CHECKING:
@@ -162,7 +163,8 @@ class CrlCandidates:
     """CRLs a source offers for a certificate, and why it could not offer others."""
 
     crls: tuple[x509.CertificateRevocationList, ...] = ()
-    problems: tuple[str, ...] = ()
+    #: Why CRLs are missing, for the person (``str()`` gives the English text for logs).
+    problems: tuple[Message, ...] = ()
     #: The earliest moment the source wants to be asked again (see RevocationStatus.refresh_at).
     refresh_at: dt.datetime | None = None
 
@@ -199,6 +201,11 @@ def read_crl_file(path: Path) -> x509.CertificateRevocationList:
         return load_crl(data)
     except ValueError as exc:
         raise CrlUnreadableError(f"{path}: {exc}", path=str(path)) from exc
+
+
+def _moment(value: dt.datetime) -> str:
+    """A moment as people read it in messages."""
+    return f"{value.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def _fingerprint(crl: x509.CertificateRevocationList) -> bytes:
@@ -317,6 +324,10 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+class _TooLargeError(ValueError):
+    """An answer larger than the size cap."""
+
+
 def _open(request: urllib.request.Request, *, timeout: float, max_bytes: int) -> bytes:
     if not _is_http(request.full_url):
         msg = f"not an http URL: {request.full_url}"
@@ -326,7 +337,7 @@ def _open(request: urllib.request.Request, *, timeout: float, max_bytes: int) ->
         data: bytes = response.read(max_bytes + 1)
     if len(data) > max_bytes:
         msg = f"answer larger than {max_bytes} bytes"
-        raise ValueError(msg)
+        raise _TooLargeError(msg)
     return data
 
 
@@ -360,6 +371,13 @@ def post_ocsp_request(
 
 class _CrlFetchError(Exception):
     """A CRL could not be downloaded or is not fit to cache."""
+
+    def __init__(self, problem: Message) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+_TOO_LARGE = N_("the CRL is larger than {limit} bytes and was refused")
 
 
 @dataclass(frozen=True)
@@ -407,15 +425,19 @@ class CrlUrlSource:
         """The CRLs at the certificate's http distribution points, from cache or downloaded."""
         urls = crl_urls(certificate)
         if not urls:
-            return CrlCandidates(problems=("the certificate names no http CRL distribution point",))
+            return CrlCandidates(
+                problems=(Message(N_("the certificate names no http CRL distribution point")),)
+            )
         crls: list[x509.CertificateRevocationList] = []
-        problems: list[str] = []
+        problems: list[Message] = []
         refresh_at: dt.datetime | None = None
         for url in urls:
             try:
                 cached = self._get(url, issuer)
             except _CrlFetchError as exc:
-                problems.append(f"{url}: {exc}")
+                problems.append(
+                    Message(N_("CRL at {url}: {problem}"), {"url": url, "problem": exc.problem})
+                )
                 continue
             crls.append(cached.crl)
             if cached.fetched_at is not None:
@@ -446,18 +468,25 @@ class CrlUrlSource:
     def _download(self, url: str, issuer: x509.Certificate) -> x509.CertificateRevocationList:
         try:
             data = self._fetch(url)
+        except _TooLargeError as exc:
+            raise _CrlFetchError(Message(_TOO_LARGE, {"limit": MAX_CRL_BYTES})) from exc
         except (OSError, ValueError, http.client.HTTPException) as exc:
-            raise _CrlFetchError(f"download failed: {exc}") from exc
+            # The exception's text (often the operating system's) is data: English only.
+            raise _CrlFetchError(
+                Message(N_("download failed: {error}"), {"error": str(exc)})
+            ) from exc
         if len(data) > MAX_CRL_BYTES:
-            raise _CrlFetchError(f"CRL larger than {MAX_CRL_BYTES} bytes refused")
+            raise _CrlFetchError(Message(_TOO_LARGE, {"limit": MAX_CRL_BYTES}))
         try:
             crl = load_crl(data)
         except ValueError as exc:
-            raise _CrlFetchError(f"not a CRL: {exc}") from exc
+            raise _CrlFetchError(
+                Message(N_("the download is not a CRL ({error})"), {"error": str(exc)})
+            ) from exc
         # Check the signature before caching: a forged CRL with a far nextUpdate must not
         # displace the real one (RFC 5280 section 6.3.3 (f), (g)).
         if crl.issuer != issuer.subject or not _crl_signature_valid(crl, issuer):
-            raise _CrlFetchError("CRL not signed by the certificate's issuer")
+            raise _CrlFetchError(Message(N_("the CRL was not signed by the certificate's issuer")))
         return crl
 
     def _cached(self, url: str) -> _CachedCrl | None:
@@ -578,34 +607,34 @@ def _may_sign_crls(issuer: x509.Certificate) -> bool:
     return usage.crl_sign
 
 
-def _crl_problem(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> str | None:
+def _crl_problem(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> Message | None:
     """Why the CRL cannot be used for any certificate of ``issuer``, or None."""
     if crl.issuer != issuer.subject:
-        return "the CRL was issued by another CA"
+        return Message(N_("the CRL was issued by another CA"))
     if not _may_sign_crls(issuer):
-        return "the issuing CA may not sign CRLs"
+        return Message(N_("the issuing CA may not sign CRLs"))
     if not _crl_signature_valid(crl, issuer):
-        return "the CRL's signature does not verify with the issuing CA's key"
+        return Message(N_("the CRL's signature does not verify with the issuing CA's key"))
     return _crl_extensions_problem(crl)
 
 
-def _crl_extensions_problem(crl: x509.CertificateRevocationList) -> str | None:
+def _crl_extensions_problem(crl: x509.CertificateRevocationList) -> Message | None:
     try:
         extensions = list(crl.extensions)
         if any(isinstance(e.value, x509.DeltaCRLIndicator) for e in extensions):
-            return "delta CRLs are not supported"
+            return Message(N_("the CRL is a delta CRL, which is not supported"))
         # RFC 5280 section 5.2: a critical extension not understood makes the CRL unusable.
         if any(e.critical and not isinstance(e.value, _KNOWN_CRL_EXTENSIONS) for e in extensions):
-            return "the CRL has a critical extension that is not understood"
+            return Message(N_("the CRL has a critical extension that is not understood"))
         # RFC 5280 section 5.3: likewise a critical entry extension, for the whole CRL.
         for entry in crl:
             if any(
                 e.critical and not isinstance(e.value, _KNOWN_ENTRY_EXTENSIONS)
                 for e in entry.extensions
             ):
-                return "a CRL entry has a critical extension that is not understood"
+                return Message(N_("a CRL entry has a critical extension that is not understood"))
     except ValueError as exc:
-        return f"the CRL's extensions are malformed ({exc})"
+        return Message(N_("the CRL's extensions are malformed ({error})"), {"error": str(exc)})
     return None
 
 
@@ -618,21 +647,23 @@ def _is_ca(certificate: x509.Certificate) -> bool:
 
 def _scope_problem(
     crl: x509.CertificateRevocationList, certificate: x509.Certificate
-) -> str | None:
+) -> Message | None:
     """Why the CRL's scope (RFC 5280 sections 5.2.5 and 6.3.3 (b)) leaves the certificate out."""
     try:
         point = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
     except x509.ExtensionNotFound:
         return None
     if point.indirect_crl or point.only_some_reasons is not None or point.relative_name:
-        return "the CRL is partial (indirect, some reasons only, or relative name)"
+        return Message(
+            N_("the CRL is partial (indirect, for some reasons only, or with a relative name)")
+        )
     if point.only_contains_attribute_certs:
-        return "the CRL covers attribute certificates only"
+        return Message(N_("the CRL covers attribute certificates only"))
     is_ca = _is_ca(certificate)
     if (point.only_contains_user_certs and is_ca) or (point.only_contains_ca_certs and not is_ca):
-        return "the CRL covers only CA or only end-entity certificates, not this kind"
+        return Message(N_("the CRL covers only CA or only end-entity certificates, not this kind"))
     if point.full_name is not None and not _names_point(certificate, point.full_name):
-        return "the CRL is for a distribution point the certificate does not name"
+        return Message(N_("the CRL is for a distribution point the certificate does not name"))
     return None
 
 
@@ -722,32 +753,33 @@ def _is_responder(certificate: x509.Certificate, response: ocsp.OCSPResponse) ->
 
 def _delegation_problem(
     responder: x509.Certificate, issuer: x509.Certificate, at: dt.datetime
-) -> str | None:
+) -> Message | None:
     """Why ``responder`` may not answer for ``issuer``'s certificates (RFC 6960 section 4.2.2.2)."""
     try:
         responder.verify_directly_issued_by(issuer)
     except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return "the responder certificate was not issued by the certificate's CA"
+        return Message(N_("the responder certificate was not issued by the certificate's CA"))
+    not_authorised = Message(N_("the responder certificate is not authorised for OCSP signing"))
     try:
         usages = responder.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except (x509.ExtensionNotFound, ValueError):
-        return "the responder certificate is not authorised for OCSP signing"
+        return not_authorised
     if ExtendedKeyUsageOID.OCSP_SIGNING not in usages:
-        return "the responder certificate is not authorised for OCSP signing"
+        return not_authorised
     if not responder.not_valid_before_utc <= at <= responder.not_valid_after_utc:
-        return "the responder certificate is not valid at the moment checked"
+        return Message(N_("the responder certificate is not valid at the moment checked"))
     return _responder_key_usage_problem(responder)
 
 
-def _responder_key_usage_problem(responder: x509.Certificate) -> str | None:
+def _responder_key_usage_problem(responder: x509.Certificate) -> Message | None:
     try:
         key_usage = responder.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         return None
     except ValueError:
-        return "the responder certificate's key usage is malformed"
+        return Message(N_("the responder certificate's key usage is malformed"))
     if not key_usage.digital_signature:
-        return "the responder certificate's key may not sign"
+        return Message(N_("the responder certificate's key may not sign"))
     # The responder's own revocation is not checked: CAs mark delegated responder certificates
     # id-pkix-ocsp-nocheck and keep them short-lived (RFC 6960 section 4.2.2.2.1).
     return None
@@ -768,8 +800,9 @@ def _signature_valid(
     return True
 
 
-def _invalid(reason: str, detail: str = "") -> OcspResponseError:
-    return OcspResponseError(detail or reason, reason=reason)
+def _invalid(reason: Message | str, detail: str = "") -> OcspResponseError:
+    """The error for an OCSP answer that fails a check; ``reason`` is a Message or N_ msgid."""
+    return OcspResponseError(detail or str(reason), reason=reason)
 
 
 class OcspClient:
@@ -813,7 +846,7 @@ class OcspClient:
             raw = self._post(url, body)
         except (OSError, ValueError, http.client.HTTPException) as exc:
             raise RevocationUnknownError(
-                f"OCSP {url}: {exc}", reason="the OCSP responder did not answer"
+                f"OCSP {url}: {exc}", reason=N_("the OCSP responder did not answer")
             ) from exc
         response = self._parse(raw)
         if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
@@ -821,17 +854,18 @@ class OcspClient:
             # certificate.
             status = response.response_status.name.lower()
             raise RevocationUnknownError(
-                f"OCSP {url}: {status}", reason=f"the OCSP responder answered {status}"
+                f"OCSP {url}: {status}",
+                reason=Message(N_("the OCSP responder answered {status}"), {"status": status}),
             )
         key = self._responder_key(response, issuer, at)
         algorithm = _hash_name(lambda: response.signature_hash_algorithm)
         signature_hash = _HASHES.get(algorithm or "")
         if algorithm not in _SIGNATURE_HASHES or signature_hash is None:
-            raise _invalid("the response is signed with a weak or unknown algorithm")
+            raise _invalid(N_("the response is signed with a weak or unknown algorithm"))
         if not _signature_valid(
             key, response.signature, response.tbs_response_bytes, signature_hash()
         ):
-            raise _invalid("the response's signature does not verify")
+            raise _invalid(N_("the response's signature does not verify"))
         self._check_extensions(response, nonce)
         single = _matching_single(response, certificate, issuer)
         return self._status(single, at)
@@ -839,11 +873,11 @@ class OcspClient:
     @staticmethod
     def _parse(raw: bytes) -> ocsp.OCSPResponse:
         if len(raw) > MAX_OCSP_RESPONSE_BYTES:
-            raise _invalid("the response is too large")
+            raise _invalid(N_("the response is too large"))
         try:
             return ocsp.load_der_ocsp_response(raw)
         except ValueError as exc:
-            raise _invalid("the answer is not an OCSP response", str(exc)) from exc
+            raise _invalid(N_("the answer is not an OCSP response"), str(exc)) from exc
 
     @staticmethod
     def _responder_key(
@@ -852,11 +886,11 @@ class OcspClient:
         # RFC 6960 section 4.2.2.2: the CA itself, or a responder the CA delegated to.
         if _is_responder(issuer, response):
             return issuer.public_key()
-        problem = "the response is signed by an unknown responder"
+        problem = Message(N_("the response is signed by an unknown responder"))
         try:
             candidates = response.certificates
         except ValueError as exc:
-            raise _invalid("the response's certificates are malformed", str(exc)) from exc
+            raise _invalid(N_("the response's certificates are malformed"), str(exc)) from exc
         for candidate in candidates:
             if not _is_responder(candidate, response):
                 continue
@@ -864,52 +898,57 @@ class OcspClient:
             if found is None:
                 return candidate.public_key()
             problem = found
-        raise _invalid("the responder is not authorised by the certificate's CA", problem)
+        raise _invalid(
+            Message(
+                N_("the responder is not authorised by the certificate's CA: {problem}"),
+                {"problem": problem},
+            )
+        )
 
     @staticmethod
     def _check_extensions(response: ocsp.OCSPResponse, nonce: bytes | None) -> None:
         try:
             extensions = list(response.extensions)
         except ValueError as exc:
-            raise _invalid("the response's extensions are malformed", str(exc)) from exc
+            raise _invalid(N_("the response's extensions are malformed"), str(exc)) from exc
         echoed: bytes | None = None
         for extension in extensions:
             if isinstance(extension.value, x509.OCSPNonce):
                 echoed = extension.value.nonce
             elif extension.critical:
-                raise _invalid("the response has a critical extension that is not understood")
+                raise _invalid(N_("the response has a critical extension that is not understood"))
         if nonce is None:
             return
         # RFC 6960 section 4.4.1: the responder echoes the request's nonce; an answer without it,
         # or with another, may be a replay.
         if echoed is None:
-            raise _invalid("the responder did not echo the request's nonce")
+            raise _invalid(N_("the responder did not echo the request's nonce"))
         if not secrets.compare_digest(echoed, nonce):
-            raise _invalid("the response's nonce is not the request's")
+            raise _invalid(N_("the response's nonce is not the request's"))
 
     def _status(self, single: ocsp.OCSPSingleResponse, at: dt.datetime) -> RevocationStatus:
         # RFC 6960 sections 3.2 (5), (6) and 4.2.2.1: thisUpdate not in the future, nextUpdate
         # not in the past.
         this_update = single.this_update_utc
         if this_update > at + self._clock_skew:
-            raise _invalid("the response is dated after the moment checked")
+            raise _invalid(N_("the response is dated after the moment checked"))
         next_update = single.next_update_utc
         if next_update is None:
             if at - this_update > self._max_age:
-                raise _invalid("the response is out of date")
+                raise _invalid(N_("the response is out of date"))
             next_update = this_update + self._max_age
         elif next_update < at:
-            raise _invalid("the response is out of date")
+            raise _invalid(N_("the response is out of date"))
         status = single.certificate_status
         if status is ocsp.OCSPCertStatus.UNKNOWN:
             raise RevocationUnknownError(
-                "OCSP: unknown", reason="the OCSP responder does not know the certificate"
+                "OCSP: unknown", reason=N_("the OCSP responder does not know the certificate")
             )
         if status is ocsp.OCSPCertStatus.GOOD:
             return RevocationStatus(RevocationState.GOOD, "ocsp", this_update, next_update)
         revoked_at = single.revocation_time_utc
         if revoked_at is None:
-            raise _invalid("the response says revoked without saying when")
+            raise _invalid(N_("the response says revoked without saying when"))
         state = RevocationState.REVOKED if revoked_at <= at else RevocationState.GOOD
         return RevocationStatus(
             state,
@@ -929,7 +968,7 @@ def _matching_single(
     try:
         singles = list(response.responses)
     except ValueError as exc:
-        raise _invalid("the response's statuses are malformed", str(exc)) from exc
+        raise _invalid(N_("the response's statuses are malformed"), str(exc)) from exc
     for single in singles:
         try:
             algorithm = _HASHES.get(single.hash_algorithm.name)
@@ -945,7 +984,7 @@ def _matching_single(
             and single.issuer_key_hash == expected.issuer_key_hash
         ):
             return single
-    raise _invalid("the response is about another certificate")
+    raise _invalid(N_("the response is about another certificate"))
 
 
 # --- the checker ---------------------------------------------------------------------------
@@ -968,7 +1007,7 @@ class RevocationChecker:
         self._ocsp = ocsp
         self._responders = dict(ocsp_responders or {})
         self._lock = threading.Lock()
-        self._verdicts: OrderedDict[tuple[bytes, x509.Certificate], str | None] = OrderedDict()
+        self._verdicts: OrderedDict[tuple[bytes, x509.Certificate], Message | None] = OrderedDict()
 
     @property
     def generation(self) -> int:
@@ -980,7 +1019,7 @@ class RevocationChecker:
         self, certificate: x509.Certificate, issuer: x509.Certificate, at: dt.datetime
     ) -> RevocationStatus:
         """The status of ``certificate`` at ``at``; raises RevocationUnknownError."""
-        problems: list[str] = []
+        problems: list[Message] = []
         usable: list[tuple[x509.CertificateRevocationList, dt.datetime | None]] = []
         for source in self._crl_sources:
             found = source.lookup(certificate, issuer)
@@ -990,7 +1029,12 @@ class RevocationChecker:
                 if problem is None:
                     usable.append((crl, found.refresh_at))
                 else:
-                    problems.append(f"CRL {crl.last_update_utc.isoformat()}: {problem}")
+                    problems.append(
+                        Message(
+                            N_("the CRL issued {issued}: {problem}"),
+                            {"issued": _moment(crl.last_update_utc), "problem": problem},
+                        )
+                    )
         if usable:
             crl, refresh_at = max(usable, key=lambda item: _crl_order(item[0]))
             return _status_from_crl(crl, certificate, at, refresh_at)
@@ -998,10 +1042,13 @@ class RevocationChecker:
         if self._ocsp is not None and url is not None:
             return self._ocsp.check(certificate, issuer, url=url, at=at)
         if not problems:
-            problems.append("no CRL of the issuing CA is configured")
+            problems.append(Message(N_("no CRL of the issuing CA is configured")))
         raise RevocationUnknownError(
-            "; ".join(problems),
-            reason="no current CRL of the issuing CA and no OCSP responder",
+            "; ".join(str(problem) for problem in problems),
+            reason=Message(
+                N_("there is no current CRL of the issuing CA and no OCSP responder ({problems})"),
+                {"problems": tuple(problems)},
+            ),
         )
 
     def _problem(
@@ -1010,17 +1057,22 @@ class RevocationChecker:
         certificate: x509.Certificate,
         issuer: x509.Certificate,
         at: dt.datetime,
-    ) -> str | None:
+    ) -> Message | None:
         next_update = crl.next_update_utc
         if next_update is None:
-            return "the CRL has no nextUpdate"
+            return Message(N_("the CRL has no nextUpdate"))
         if at < crl.last_update_utc:
-            return "the CRL was issued after the moment checked"
+            return Message(N_("the CRL was issued after the moment checked"))
         if at > next_update:
-            return "the CRL had expired at the moment checked"
+            return Message(
+                N_("the CRL expired on {next_update}, before the moment checked"),
+                {"next_update": _moment(next_update)},
+            )
         return self._verdict(crl, issuer) or _scope_problem(crl, certificate)
 
-    def _verdict(self, crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> str | None:
+    def _verdict(
+        self, crl: x509.CertificateRevocationList, issuer: x509.Certificate
+    ) -> Message | None:
         # Checking a signature and every entry of a large CRL is costly: remember the verdict
         # per (CRL, issuer) pair: the CRL named by its SHA-256 fingerprint, the issuer by itself
         # (certificates compare and hash by their DER encoding).

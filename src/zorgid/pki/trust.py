@@ -39,6 +39,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from zorgid.core.i18n import N_, Message
 from zorgid.pki.errors import (
     CertificateCaExpiredError,
     CertificateCardTypeError,
@@ -87,6 +88,7 @@ _KEY_USAGE_ATTRIBUTES: Mapping[str, str] = MappingProxyType(
 #: How deep the diagnosis of a failed path looks (cryptography's own default depth).
 _MAX_PATH_DEPTH = 8
 DEFAULT_CACHE_SIZE = 1024
+_EXTENSIONS_UNREADABLE = N_("its extensions cannot be read")
 _E = TypeVar("_E", bound=x509.ExtensionType)
 
 
@@ -94,6 +96,7 @@ _E = TypeVar("_E", bound=x509.ExtensionType)
 class PurposeRule:
     """What a purpose requires of a certificate: card types, key usage bits, extended usages."""
 
+    #: What the purpose is, an English msgid (N_) shown as "needed for <description>".
     description: str
     card_types: frozenset[CardType]
     #: RFC 5280 names of the key usage bits that must all be set (see _KEY_USAGE_ATTRIBUTES).
@@ -118,12 +121,12 @@ class Purpose(enum.Enum):
 PURPOSE_RULES: Mapping[Purpose, PurposeRule] = MappingProxyType(
     {
         Purpose.ORGANISATION_SIGNATURE: PurposeRule(
-            description="signing the organisation document",
+            description=N_("signing the organisation document"),
             card_types=frozenset({CardType.SERVER}),
             key_usage=frozenset({"digitalSignature"}),
         ),
         Purpose.PASS_AUTHENTICATION: PurposeRule(
-            description="authentication with a UZI-pas",
+            description=N_("authentication with a UZI-pas"),
             card_types=frozenset(
                 {
                     CardType.ZORGVERLENER,
@@ -309,9 +312,7 @@ class CertificateValidator:
             return read_certificate(leaf, self._config.profiles)
         except ValueError as exc:
             # cryptography decodes extensions lazily and reports bad DER as ValueError.
-            raise CertificateMalformedError(
-                str(exc), reason="its extensions cannot be read"
-            ) from exc
+            raise CertificateMalformedError(str(exc), reason=_EXTENSIONS_UNREADABLE) from exc
 
     def _path(
         self, leaf: x509.Certificate, extras: tuple[x509.Certificate, ...], at: dt.datetime
@@ -425,20 +426,24 @@ def _check_key(leaf: x509.Certificate) -> None:
     try:
         key = leaf.public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:
-        raise CertificateWeakKeyError(str(exc), reason="unsupported key type") from exc
+        raise CertificateWeakKeyError(str(exc), reason=N_("the key type is not supported")) from exc
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < _MIN_RSA_BITS:
             raise CertificateWeakKeyError(
-                f"RSA {key.key_size}", reason=f"RSA with {key.key_size} bits"
+                f"RSA {key.key_size}",
+                reason=Message(N_("RSA with {bits} bits"), {"bits": key.key_size}),
             )
     elif isinstance(key, ec.EllipticCurvePublicKey):
         if key.curve.name not in _ALLOWED_CURVES:
             raise CertificateWeakKeyError(
-                f"EC {key.curve.name}", reason=f"EC on curve {key.curve.name}"
+                f"EC {key.curve.name}",
+                reason=Message(N_("EC on curve {curve}"), {"curve": key.curve.name}),
             )
     else:
         kind = type(key).__name__.removesuffix("PublicKey")
-        raise CertificateWeakKeyError(kind, reason=f"{kind} keys are not accepted")
+        raise CertificateWeakKeyError(
+            kind, reason=Message(N_("{kind} keys are not accepted"), {"kind": kind})
+        )
 
 
 def _check_validity(leaf: x509.Certificate, at: dt.datetime) -> None:
@@ -482,9 +487,9 @@ def _check_usage(leaf: x509.Certificate, rule: PurposeRule) -> None:
         usage = _extension(leaf, x509.KeyUsage)
         extended = _extension(leaf, x509.ExtendedKeyUsage)
     except ValueError as exc:
-        raise CertificateMalformedError(str(exc), reason="its extensions cannot be read") from exc
+        raise CertificateMalformedError(str(exc), reason=_EXTENSIONS_UNREADABLE) from exc
     if basic is not None and basic.ca:
-        raise CertificateUsageError("basicConstraints cA", reason="it is a CA certificate")
+        raise CertificateUsageError("basicConstraints cA", reason=N_("it is a CA certificate"))
     # UZI certificates always carry keyUsage; one without it is not one the UZI-register issued,
     # so its absence is not read as "any usage" (RFC 5280 section 4.2.1.3).
     missing = sorted(
@@ -495,12 +500,18 @@ def _check_usage(leaf: x509.Certificate, rule: PurposeRule) -> None:
     if missing:
         raise CertificateUsageError(
             f"keyUsage lacks {missing}",
-            reason=f"its key usage does not include {', '.join(missing)} ({rule.description})",
+            reason=Message(
+                N_("its key usage does not include {usages}, needed for {purpose}"),
+                {"usages": ", ".join(missing), "purpose": Message(rule.description)},
+            ),
         )
     present = set(extended) if extended is not None else set()
     lacking = sorted(oid.dotted_string for oid in rule.extended_key_usage - present)
     if lacking:
         raise CertificateUsageError(
             f"extendedKeyUsage lacks {lacking}",
-            reason=f"its extended key usage does not include {', '.join(lacking)}",
+            reason=Message(
+                N_("its extended key usage does not include {usages}"),
+                {"usages": ", ".join(lacking)},
+            ),
         )

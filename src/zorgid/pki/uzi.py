@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from zorgid.core.i18n import N_, Message
 from zorgid.pki.errors import (
     UziAgbError,
     UziCardTypeError,
@@ -264,23 +265,35 @@ def decode_othername_value(der: bytes) -> str:
     tlv = _read_value(der)
     if tlv.tag == _IA5STRING:
         if not tlv.content.isascii():
-            raise _malformed("an IA5String holds a non-ASCII byte")
+            raise _malformed(N_("an IA5String holds a non-ASCII byte"))
         return tlv.content.decode("ascii")
     if tlv.tag == _UTF8STRING:
         return _decode_utf8(tlv.content)
-    raise _malformed(f"tag 0x{tlv.tag:02X} where an IA5String or UTF8String was expected")
+    raise _malformed(
+        Message(
+            N_("tag {tag} where an IA5String or UTF8String was expected"),
+            {"tag": f"0x{tlv.tag:02X}"},
+        )
+    )
 
 
 def parse_permanent_identifier(der: bytes) -> PermanentIdentifier:
     """Decode an RFC 4043 permanentIdentifier otherName value; raises UziEncodingError."""
     sequence = _read_value(der)
     if sequence.tag != _SEQUENCE:
-        raise _malformed(f"permanentIdentifier has tag 0x{sequence.tag:02X}, not SEQUENCE")
+        raise _malformed(
+            Message(
+                N_("the permanentIdentifier has tag {tag}, not SEQUENCE"),
+                {"tag": f"0x{sequence.tag:02X}"},
+            )
+        )
     elements = _read_all(sequence.content)
     # RFC 4043 section 2: SEQUENCE { identifierValue UTF8String OPTIONAL, assigner OID OPTIONAL }.
     tags = [element.tag for element in elements]
     if tags not in ([], [_UTF8STRING], [_OBJECT_IDENTIFIER], [_UTF8STRING, _OBJECT_IDENTIFIER]):
-        raise _malformed("permanentIdentifier holds other fields than identifierValue, assigner")
+        raise _malformed(
+            N_("the permanentIdentifier holds other fields than identifierValue and assigner")
+        )
     value = next((_decode_utf8(e.content) for e in elements if e.tag == _UTF8STRING), None)
     assigner = next((_decode_oid(e.content) for e in elements if e.tag == _OBJECT_IDENTIFIER), None)
     return PermanentIdentifier(value=value, assigner=assigner)
@@ -444,7 +457,9 @@ def _read_value(der: bytes) -> _Tlv:
 def _read_one(data: bytes) -> _Tlv:
     tlv = _read_tlv(data, 0)
     if tlv.end != len(data):
-        raise _malformed(f"{len(data) - tlv.end} trailing byte(s) after the value")
+        raise _malformed(
+            Message(N_("{count} trailing byte(s) after the value"), {"count": len(data) - tlv.end})
+        )
     return tlv
 
 
@@ -460,28 +475,28 @@ def _read_all(data: bytes) -> list[_Tlv]:
 
 def _read_tlv(data: bytes, offset: int) -> _Tlv:
     if len(data) - offset < 2:  # noqa: PLR2004 - a tag octet and a length octet
-        raise _malformed("truncated before the length")
+        raise _malformed(N_("truncated before the length"))
     tag, first = data[offset], data[offset + 1]
     if tag & _HIGH_TAG_NUMBER == _HIGH_TAG_NUMBER:
-        raise _malformed("multi-octet tag")  # none of the types read here has one
+        raise _malformed(N_("multi-octet tag"))  # none of the types read here has one
     start = offset + 2
     if first < _LONG_LENGTH:
         length = first
     elif first == _LONG_LENGTH:
-        raise _malformed("indefinite length, which DER forbids")
+        raise _malformed(N_("indefinite length, which DER forbids"))
     else:
         size = first & ~_LONG_LENGTH
         length_octets = data[start : start + size]
         if len(length_octets) < size:
-            raise _malformed("truncated length")
+            raise _malformed(N_("truncated length"))
         length = int.from_bytes(length_octets, "big")
         # X.690 10.1: the fewest length octets, and the short form whenever it fits.
         if length_octets[0] == 0 or length < _LONG_LENGTH:
-            raise _malformed("non-minimal length encoding")
+            raise _malformed(N_("non-minimal length encoding"))
         start += size
     end = start + length
     if end > len(data):
-        raise _malformed("truncated content")
+        raise _malformed(N_("truncated content"))
     return _Tlv(tag, data[start:end], end)
 
 
@@ -489,20 +504,20 @@ def _decode_utf8(content: bytes) -> str:
     try:
         return content.decode("utf-8")
     except UnicodeDecodeError:
-        raise _malformed("a UTF8String is not valid UTF-8") from None
+        raise _malformed(N_("a UTF8String is not valid UTF-8")) from None
 
 
 def _decode_oid(content: bytes) -> str:
     # X.690 8.19: base-128 arcs, high bit set on all octets of an arc but its last; the first
     # arc packs the first two components as 40 * X + Y.
     if not content or content[-1] & _MORE_OCTETS:
-        raise _malformed("truncated OBJECT IDENTIFIER")
+        raise _malformed(N_("truncated OBJECT IDENTIFIER"))
     arcs: list[int] = []
     arc = 0
     starts_arc = True
     for octet in content:
         if starts_arc and octet == _MORE_OCTETS:
-            raise _malformed("non-minimal OBJECT IDENTIFIER arc")
+            raise _malformed(N_("non-minimal OBJECT IDENTIFIER arc"))
         arc = (arc << 7) | (octet & ~_MORE_OCTETS)
         starts_arc = not octet & _MORE_OCTETS
         if starts_arc:
@@ -512,5 +527,6 @@ def _decode_oid(content: bytes) -> str:
     return ".".join(str(number) for number in (first, arcs[0] - 40 * first, *arcs[1:]))
 
 
-def _malformed(reason: str) -> UziEncodingError:
-    return UziEncodingError(reason, reason=reason)
+def _malformed(reason: Message | str) -> UziEncodingError:
+    """The error for bytes that are not strict DER; ``reason`` is a Message or an N_ msgid."""
+    return UziEncodingError(str(reason), reason=reason)
