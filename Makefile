@@ -26,7 +26,7 @@ imports: setup
 # Extract messages, merge them into the catalogues, and compile (run after changing messages).
 i18n: setup
 	$(UV) run pybabel extract -F babel.cfg -k N_ -k _ -o src/zorgid/locales/zorgid.pot src/zorgid --no-location --omit-header --sort-output
-	$(UV) run pybabel update -i src/zorgid/locales/zorgid.pot -d src/zorgid/locales -D zorgid --no-fuzzy-matching
+	$(UV) run pybabel update -i src/zorgid/locales/zorgid.pot -d src/zorgid/locales -D zorgid --no-fuzzy-matching --ignore-obsolete
 	$(UV) run pybabel compile -d src/zorgid/locales -D zorgid
 
 i18n-check: setup

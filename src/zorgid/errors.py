@@ -26,14 +26,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from zorgid.core.i18n import localise, translate
+from zorgid.core.i18n import N_, localise, translate
 
 
 class ZorgidError(Exception):
     """Base of all deliberate zorgid errors: stable code, public message, log detail."""
 
     code: ClassVar[str] = "error"
-    message: ClassVar[str] = "Something went wrong."
+    message: ClassVar[str] = N_("Something went wrong.")
     #: 1 = refused/invalid input, 2 = usage or I/O problem (see formats.md).
     exit_code: ClassVar[int] = 1
 

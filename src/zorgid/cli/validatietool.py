@@ -27,7 +27,7 @@ from zorgid.cli.output import (
 )
 from zorgid.cli.views import certificate_view, iso, organisation_view
 from zorgid.core.clock import Clock, FixedClock, SystemClock
-from zorgid.core.i18n import N_
+from zorgid.core.i18n import N_, Message
 from zorgid.errors import ZorgidError
 from zorgid.orgdoc.document import (
     DSIG_NS,
@@ -92,7 +92,12 @@ def _parse_set(values: tuple[str, ...]) -> list[tuple[str, str]]:
     for item in values:
         path, sep, value = item.partition("=")
         if not sep:
-            raise UsageError(reason=f"--set {item}: use PATH=VALUE, e.g. Organisatie/URA=12345678")
+            raise UsageError(
+                reason=Message(
+                    N_("--set {item}: use PATH=VALUE, e.g. Organisatie/URA=12345678"),
+                    {"item": item},
+                )
+            )
         pairs.append((path.strip(), value))
     return pairs
 

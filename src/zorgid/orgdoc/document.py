@@ -150,7 +150,7 @@ FIELDS: Final[tuple[Field, ...]] = (
         "Aanvraag/Uitdaging",
         N_("Challenge"),
         r"[A-Za-z0-9_\-]{22,128}",
-        N_("the code from the request e-mail (letters, digits, - and _)"),
+        N_("the code from the request e-mail: letters, digits, - and _"),
     ),
     Field(
         "Aanvraag/Omgeving",
@@ -204,7 +204,10 @@ FIELDS: Final[tuple[Field, ...]] = (
         "Applicaties/Applicatie",
         N_("Applications used"),
         r"[a-z0-9][a-z0-9\-]{0,63}",
-        N_("ids from the list of accepted applications, e.g. example-his"),
+        N_(
+            "ids from the ZORG-ID list of accepted applications, separated by commas, e.g. "
+            "example-his"
+        ),
         repeated=True,
     ),
 )
