@@ -18,6 +18,8 @@ from zorgid.orgdoc.signature import signed_content
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from click.testing import Result
+
     from tests.softhsm import SoftHsmToken
     from tests.unit.cli.conftest import PkiDir, Zorgid
 
@@ -293,21 +295,7 @@ def test_sign_with_a_pkcs11_token(
     out = tmp_path / "s.xml"
     pin = tmp_path / "pin"
     pin.write_text(softhsm_token.pin + "\n")
-    result = zorgid(
-        "validatietool",
-        "sign",
-        filled,
-        "-o",
-        out,
-        "--pkcs11-module",
-        softhsm_token.module,
-        "--token-label",
-        softhsm_token.label,
-        "--key-label",
-        "server-rsa",
-        "--pin-file",
-        pin,
-    )
+    result = sign_with_token(zorgid, filled, out, softhsm_token, "server-rsa", pin)
     assert result.exit_code == 0, result.output
     content = signed_content(out.read_bytes())
     assert content.certificate == softhsm_token.keys["server-rsa"].certificate
@@ -321,22 +309,8 @@ def test_sign_with_a_token_key_and_a_certificate_file(
     cert.write_bytes(issued.certificate.public_bytes(Encoding.PEM))
     pin = tmp_path / "pin"
     pin.write_text(softhsm_token.pin)
-    result = zorgid(
-        "validatietool",
-        "sign",
-        filled,
-        "-o",
-        tmp_path / "s.xml",
-        "--pkcs11-module",
-        softhsm_token.module,
-        "--token-label",
-        softhsm_token.label,
-        "--key-label",
-        "no-certificate",
-        "--pin-file",
-        pin,
-        "--cert",
-        cert,
+    result = sign_with_token(
+        zorgid, filled, tmp_path / "s.xml", softhsm_token, "no-certificate", pin, "--cert", cert
     )
     assert result.exit_code == 0, result.output
 
@@ -346,21 +320,7 @@ def test_sign_with_a_wrong_pin_says_so(
 ) -> None:
     pin = tmp_path / "pin"
     pin.write_text("9999")
-    result = zorgid(
-        "validatietool",
-        "sign",
-        filled,
-        "-o",
-        tmp_path / "s.xml",
-        "--pkcs11-module",
-        softhsm_token.module,
-        "--token-label",
-        softhsm_token.label,
-        "--key-label",
-        "server-rsa",
-        "--pin-file",
-        pin,
-    )
+    result = sign_with_token(zorgid, filled, tmp_path / "s.xml", softhsm_token, "server-rsa", pin)
     assert result.exit_code == 2
     assert "signing_pkcs11_pin" in result.stderr
     assert not (tmp_path / "s.xml").exists()
@@ -466,6 +426,33 @@ def test_sign_needs_exactly_one_complete_key_source(
     result = zorgid("validatietool", "sign", filled, "-o", tmp_path / "s.xml", *options)
     assert result.exit_code == 2
     assert "[usage]" in result.stderr
+
+
+def sign_with_token(  # noqa: PLR0913, PLR0917 - the options of one sign command
+    zorgid: Zorgid,
+    doc: Path,
+    out: Path,
+    token: SoftHsmToken,
+    key_label: str,
+    pin: Path,
+    *extra: str | Path,
+) -> Result:
+    return zorgid(
+        "validatietool",
+        "sign",
+        doc,
+        "-o",
+        out,
+        "--pkcs11-module",
+        token.module,
+        "--token-label",
+        token.label,
+        "--key-label",
+        key_label,
+        "--pin-file",
+        pin,
+        *extra,
+    )
 
 
 # --- verify ---------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
+from tests.support.pki import NOW, issue_server
 from zorgid.pki.errors import (
     CrlUnreadableError,
     OcspResponseError,
@@ -33,7 +34,7 @@ from zorgid.pki.revocation import (
     fetch_url,
     ocsp_url,
 )
-from zorgid.pki.testpki import Issued, PrivateKey, TestPki, new_ec_key
+from zorgid.pki.testpki import PrivateKey, TestPki, new_ec_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -41,32 +42,8 @@ if TYPE_CHECKING:
 
     from zorgid.pki.testpki import TestCa
 
-NOW = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-def pki() -> TestPki:
-    return TestPki(now=NOW)
-
-
-@pytest.fixture(scope="module")
-def other_pki() -> TestPki:
-    # Same CA names as ``pki``, other keys: what a forger would set up.
-    return TestPki(now=NOW)
-
-
-def issue_server(pki: TestPki, **changes: object) -> Issued:
-    # EC keys: generated in microseconds, and the key type does not matter for revocation.
-    return pki.issue_server(
-        ura="90000123",
-        organisation="Huisartsenpraktijk De Linde",
-        fqdn="his.delinde.example",
-        uzi_number="900030001",
-        key=new_ec_key(),
-        **changes,  # type: ignore[arg-type]
-    )
 
 
 @dataclass

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
+from tests.support.pki import NOW, issue_server
 from zorgid.pki.errors import (
     CertificateCaExpiredError,
     CertificateCardTypeError,
@@ -41,35 +42,12 @@ if TYPE_CHECKING:
 
     from zorgid.pki.testpki import PrivateKey, TestCa
 
-NOW = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-def pki() -> TestPki:
-    return TestPki(now=NOW)
-
-
-@pytest.fixture(scope="module")
-def other_pki() -> TestPki:
-    # An independent hierarchy with the very same CA names: a look-alike.
-    return TestPki(now=NOW)
 
 
 @pytest.fixture(scope="module")
 def server(pki: TestPki) -> Issued:
     return issue_server(pki, key=new_rsa_key())
-
-
-def issue_server(pki: TestPki, **changes: object) -> Issued:
-    changes.setdefault("key", new_ec_key())
-    return pki.issue_server(
-        ura="90000123",
-        organisation="Huisartsenpraktijk De Linde",
-        fqdn="his.delinde.example",
-        uzi_number="900030001",
-        **changes,  # type: ignore[arg-type]
-    )
 
 
 def crls_of(pki: TestPki, number: int = 1) -> CrlStore:
