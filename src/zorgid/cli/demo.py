@@ -243,3 +243,8 @@ def demo(directory: Path, no_pause: bool, lang: str | None) -> None:  # noqa: FB
             )
         )
     )
+    # Through `make demo` the command is not on PATH; say how to reach it.
+    own = shutil.which("zorgid") or str(Path(sys.executable).parent / "zorgid")
+    click.echo(
+        out._(N_("Run the commands yourself as: {command} validatietool --help"), command=own)
+    )
