@@ -35,6 +35,7 @@ from zorgid.orgdoc.document import (
     MAX_DOCUMENT_BYTES,
     DocumentIncompleteError,
     Field,
+    InvalidCharacterError,
     OrganisationDocument,
     build_tree,
     check_schema,
@@ -134,7 +135,11 @@ def _ask_field(out: Out, document: OrganisationDocument, field: Field) -> Organi
         answer = click.prompt(label, default=current, show_default=bool(current))
         if not answer.strip() and not field.required:
             return document
-        candidate = document.with_values([(field.path, normalise(field.path, answer))])
+        try:
+            candidate = document.with_values([(field.path, normalise(field.path, answer))])
+        except InvalidCharacterError as error:
+            out.say(error.message, path=field.path)
+            continue
         if not any(p.path == field.path for p in candidate.problems()):
             return candidate
         if not answer.strip():

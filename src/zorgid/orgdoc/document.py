@@ -112,6 +112,20 @@ class DocumentIncompleteError(DocumentError):
     message: ClassVar[str] = N_("The document is not complete or not correct:\n{problems}")
 
 
+class InvalidCharacterError(DocumentError):
+    """A value holds characters that XML cannot carry (control characters and the like)."""
+
+    code: ClassVar[str] = "document_invalid_character"
+    message: ClassVar[str] = N_(
+        "The value for {path} contains characters that are not allowed (such as control "
+        "characters). Type the value again."
+    )
+
+
+#: Characters outside XML 1.0's Char production (https://www.w3.org/TR/xml/#charsets).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 class UnknownFieldError(DocumentError):
     """``--set`` named a field the document does not have."""
 
@@ -275,6 +289,9 @@ class OrganisationDocument:
         for path, raw in updates:
             if path not in FIELDS_BY_PATH:
                 raise UnknownFieldError(path=path, known=", ".join(FIELDS_BY_PATH))
+            if _NOT_XML.search(raw):
+                # XML cannot hold control characters at all: refuse them before any file is made.
+                raise InvalidCharacterError(repr(raw), path=path)
             if FIELDS_BY_PATH[path].repeated:
                 applicaties = [] if applicaties is None else applicaties
                 applicaties.extend(v.strip() for v in raw.split(",") if v.strip())

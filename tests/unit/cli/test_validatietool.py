@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from tests.support.orgdoc import CHALLENGE, VALUES
 from zorgid.cli import validatietool as validatietool_module
-from zorgid.orgdoc.document import NS
+from zorgid.orgdoc.document import FIELDS, NS
 from zorgid.orgdoc.signature import signed_content
 
 if TYPE_CHECKING:
@@ -639,3 +641,28 @@ def test_fill_offers_optional_fields_and_enter_skips_them(
     result = zorgid("validatietool", "fill", "-o", doc, *sets("Organisatie/Naam"), input=answers)
     assert result.exit_code == 0, result.output
     assert "<AGBCode>01234567</AGBCode>" in doc.read_text()
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    field=st.sampled_from([f.path for f in FIELDS] + ["Organisatie", "", "Foo/Bar"]),
+    value=st.text(max_size=300),
+)
+def test_fill_answers_any_value_with_a_message_never_a_traceback(
+    tmp_path: Path, zorgid: Zorgid, field: str, value: str
+) -> None:
+    result = zorgid(
+        "validatietool",
+        "fill",
+        "-o",
+        tmp_path / "d.xml",
+        *SETS,
+        "--set",
+        f"{field}={value}",
+        "--no-input",
+    )
+    assert result.exit_code in {0, 1, 2}
+    if result.exit_code:
+        assert "[" in result.stderr  # a stable code in brackets
