@@ -15,9 +15,19 @@ from cryptography import x509
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.orgdoc import CHALLENGE, NOW, URA, document, sign_document
+from tests.support.orgdoc import (
+    CHALLENGE,
+    NOW,
+    URA,
+    document,
+    find,
+    parse,
+    resign,
+    sign_document,
+)
 from zorgid.core.clock import FixedClock
 from zorgid.errors import ZorgidError
+from zorgid.orgdoc.document import NS
 from zorgid.orgdoc.verify import DocumentVerifier, Expectations, MemoryChallenges
 from zorgid.pki.revocation import CrlStore, RevocationChecker
 from zorgid.pki.testpki import Issued, TestPki, new_rsa_key
@@ -351,3 +361,11 @@ def test_a_production_document_signed_with_a_production_certificate_is_accepted(
     verifier = make_verifier(production)
     data = sign_document(issued, document(**{"Aanvraag/Omgeving": "productie"}))
     assert verifier.verify(data).certificate.identity.environment == "production"
+
+
+def test_a_signing_time_the_schema_allows_but_no_clock_has_is_refused(
+    verifier: DocumentVerifier, signed: bytes, server: Issued
+) -> None:
+    root = parse(signed)
+    find(root, f"{{{NS}}}Ondertekend").text = "2026-11-28T24:00:00Z"
+    assert code_of(verifier, resign(root, server.key)) == "document_schema"
