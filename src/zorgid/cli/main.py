@@ -14,6 +14,7 @@ from zorgid.cli.output import EXIT_USAGE, out_for
 from zorgid.cli.pki import pki
 from zorgid.cli.validatietool import validatietool
 from zorgid.core.i18n import N_
+from zorgid.errors import ZorgidError
 
 
 @click.group()
@@ -27,23 +28,37 @@ cli.add_command(pki)
 cli.add_command(demo)
 
 
+def _option_value(argv: list[str], name: str) -> str | None:
+    for index, argument in enumerate(argv):
+        if argument == name and index + 1 < len(argv):
+            return argv[index + 1]
+        if argument.startswith(f"{name}="):
+            return argument.split("=", 1)[1]
+    return None
+
+
 def main() -> None:
     """Run the CLI; a defect becomes a short message and exit code 2, never a traceback."""
-    logging.basicConfig(level=logging.DEBUG if os.environ.get("ZORGID_DEBUG") else logging.WARNING)
+    debug = bool(os.environ.get("ZORGID_DEBUG"))
+    # People using the tool see messages, not log records; ZORGID_DEBUG=1 shows everything.
+    logging.basicConfig(level=logging.DEBUG if debug else logging.CRITICAL + 1)
     try:
         cli.main(standalone_mode=True)
     except SystemExit:
         raise
     except Exception:
         logging.getLogger("zorgid").debug("unexpected error", exc_info=True)
-        out = out_for(None)
-        click.echo(
-            out._(
-                N_(
-                    "Internal error [internal_error]: zorgid could not finish. Run again with "
-                    "ZORGID_DEBUG=1 for details, and please report it."
-                )
-            ),
-            err=True,
-        )
-        sys.exit(EXIT_USAGE)
+        argv = sys.argv[1:]
+        out = out_for(_option_value(argv, "--lang"), as_json="--json" in argv)
+        out.fail(InternalError())
+
+
+class InternalError(ZorgidError):
+    """A defect in zorgid: reported as such, with a way to learn more."""
+
+    code = "internal_error"
+    message = N_(
+        "zorgid could not finish because of an internal error. Run again with ZORGID_DEBUG=1 "
+        "for details, and please report it."
+    )
+    exit_code = EXIT_USAGE

@@ -76,7 +76,7 @@ class Out:
         """Report ``error`` and exit with its code."""
         message = error.public_message(self.lang)
         if self.json:
-            self.emit_json({"ok": False, "code": error.code, "message": message, **(extra or {})})
+            self.emit_json({**(extra or {}), "code": error.code, "message": message})
         else:
             click.echo(self._(N_("Error")) + f" [{error.code}]: {message}", err=True)
         raise SystemExit(error.exit_code)
@@ -112,7 +112,10 @@ def write_file_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` all at once: a reader sees the old file or the new, never half."""
     directory = path.resolve().parent
     try:
+        # mkstemp makes the file 0600; give it what a plain open() would (or the old file's mode).
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
         fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -120,6 +123,12 @@ def write_file_atomically(path: Path, data: bytes) -> None:
         Path(temporary).replace(path)
     except OSError as exc:
         raise FileWriteError(str(exc), path=str(path), reason=exc.strerror or str(exc)) from None
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def stdin_is_terminal() -> bool:

@@ -33,7 +33,9 @@ from zorgid.orgdoc.document import (
     DSIG_NS,
     FIELDS,
     MAX_DOCUMENT_BYTES,
+    ROOT_TAG,
     DocumentIncompleteError,
+    DocumentSchemaError,
     Field,
     InvalidCharacterError,
     OrganisationDocument,
@@ -44,7 +46,7 @@ from zorgid.orgdoc.document import (
     parse_untrusted,
     serialise,
 )
-from zorgid.orgdoc.keys import Signer, SoftwareSigner
+from zorgid.orgdoc.keys import Signer, software_signer
 from zorgid.orgdoc.signature import locate_signature, sign_tree, signed_content
 from zorgid.orgdoc.verify import (
     DocumentVerifier,
@@ -105,6 +107,10 @@ def _parse_set(values: tuple[str, ...]) -> list[tuple[str, str]]:
 
 def _read_document(path: Path) -> OrganisationDocument:
     root = parse_untrusted(read_file(path, limit=MAX_DOCUMENT_BYTES))
+    if root.tag != ROOT_TAG:
+        raise DocumentSchemaError(
+            str(root.tag), reason=N_("the file is not an organisation document (version 1)")
+        )
     if root.find(f"{{{DSIG_NS}}}Signature") is not None:
         locate_signature(root)
     return from_tree(root)
@@ -151,7 +157,7 @@ def _ask_field(out: Out, document: OrganisationDocument, field: Field) -> Organi
 def _problems_text(out: Out, document: OrganisationDocument) -> str:
     hints = {f.path: out._(f.hint) for f in FIELDS}
     return "\n".join(
-        f"  - {p.path}: " + out._(p.message, value=p.value, hint=hints[p.path])
+        f"  - {p.path}: " + out._(p.message, value=p.value, hint=hints[p.path], limit=p.limit)
         for p in document.problems()
     )
 
@@ -192,14 +198,16 @@ def fill(
             document, interrupted = _ask_missing(out, document)
         document = replace(document, ondertekend=None)
         data = serialise(build_tree(document, keep_empty=True))
+        complete = not document.problems()
+        if complete:
+            # The field rules say what the XSD says; checked before writing, so that a file
+            # called complete always is.
+            check_schema(parse_untrusted(data))
         target = output or doc
         if target is None:
             click.echo(data.decode(), nl=False)
         else:
             write_file_atomically(target, data)
-        complete = not document.problems()
-        if complete:
-            check_schema(parse_untrusted(data))
         if target is not None:
             out.say(
                 N_("Saved to {path}.") if complete else N_("Saved as a draft to {path}."),
@@ -267,7 +275,7 @@ def _file_signer(out: Out, files: KeyFiles) -> Signer:
                 files.password_file, prompt=N_("Password of the PKCS#12 file"), out=out
             )
             private, certificate, chain = load_pkcs12(data, path=path, password=password)
-        return SoftwareSigner(private, certificate, _intermediates(certificate, chain))
+        return software_signer(private, certificate, chain)
     if files.cert is None or files.key is None:
         raise UsageError(reason=N_("--cert and --key go together: give both."))
     certificates = load_certificates(read_file(files.cert), path=str(files.cert))
@@ -279,14 +287,7 @@ def _file_signer(out: Out, files: KeyFiles) -> Signer:
         if password is None:
             raise
         private = load_private_key(key_data, path=str(files.key), password=password)
-    return SoftwareSigner(private, certificates[0], tuple(certificates[1:]))
-
-
-def _intermediates(
-    certificate: x509.Certificate, chain: list[x509.Certificate]
-) -> tuple[x509.Certificate, ...]:
-    # A PKCS#12 file often holds the root too; KeyInfo carries only what is below a root.
-    return tuple(c for c in chain if c != certificate and c.issuer != c.subject)
+    return software_signer(private, certificates[0], certificates[1:])
 
 
 def _token_signer(stack: ExitStack, out: Out, token: TokenKey) -> Signer:
@@ -436,11 +437,12 @@ def _parse_at(value: str | None) -> dt.datetime | None:
         return None
     try:
         moment = dt.datetime.fromisoformat(value)
-    except ValueError:
+        # Normalised here, where a time at the edge of the calendar can still be refused.
+        return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except (ValueError, OverflowError):
         raise UsageError(
             reason=N_("--at needs an ISO 8601 time, e.g. 2026-11-28T12:00:00Z")
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 @validatietool.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -113,17 +114,26 @@ class DocumentIncompleteError(DocumentError):
 
 
 class InvalidCharacterError(DocumentError):
-    """A value holds characters that XML cannot carry (control characters and the like)."""
+    """A value holds control or formatting characters (XML cannot carry some; none belong)."""
 
     code: ClassVar[str] = "document_invalid_character"
     message: ClassVar[str] = N_(
-        "The value for {path} contains characters that are not allowed (such as control "
-        "characters). Type the value again."
+        "The value for {path} contains characters that are not allowed (control or invisible "
+        "formatting characters). Give the value without them."
     )
+    exit_code: ClassVar[int] = 2
 
 
 #: Characters outside XML 1.0's Char production (https://www.w3.org/TR/xml/#charsets).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: Unicode categories that have no place in a name or address: controls (Cc), invisible
+#: formatting such as bidi overrides and zero-width characters (Cf), and line and paragraph
+#: separators (Zl, Zp). The XSD refuses the same set (its Tekst type).
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def _has_invisible(value: str) -> bool:
+    return any(unicodedata.category(c) in _INVISIBLE for c in value if c not in "\t\n\r")
 
 
 class UnknownFieldError(DocumentError):
@@ -147,6 +157,9 @@ class Field:
     hint: str
     required: bool = True
     repeated: bool = False
+    #: Longest value, and for a repeated field the most values (as in the XSD).
+    max_length: int = 200
+    max_count: int = 1
 
 
 _TEXT = r"[^\s](.{0,198}[^\s])?"
@@ -194,6 +207,7 @@ FIELDS: Final[tuple[Field, ...]] = (
         N_("E-mail of the technical administrator"),
         _EMAIL,
         N_("an e-mail address, e.g. it@example.nl"),
+        max_length=254,
     ),
     Field(
         "TechnischBeheerder/Telefoon",
@@ -213,6 +227,7 @@ FIELDS: Final[tuple[Field, ...]] = (
         N_("E-mail of the portal administrator"),
         _EMAIL,
         N_("an e-mail address, e.g. petra@example.nl"),
+        max_length=254,
     ),
     Field(
         "Applicaties/Applicatie",
@@ -223,6 +238,7 @@ FIELDS: Final[tuple[Field, ...]] = (
             "example-his"
         ),
         repeated=True,
+        max_count=50,
     ),
 )
 FIELDS_BY_PATH: Final = {f.path: f for f in FIELDS}
@@ -233,8 +249,9 @@ class Problem:
     """One thing wrong with a document's fields: which field, and what is wrong."""
 
     path: str
-    message: str  # an English msgid with {value} and {hint}
+    message: str  # an English msgid with {value}, {hint} and {limit}
     value: str = ""
+    limit: int = 0
 
 
 def normalise(path: str, value: str) -> str:
@@ -289,7 +306,7 @@ class OrganisationDocument:
         for path, raw in updates:
             if path not in FIELDS_BY_PATH:
                 raise UnknownFieldError(path=path, known=", ".join(FIELDS_BY_PATH))
-            if _NOT_XML.search(raw):
+            if _NOT_XML.search(raw) or _has_invisible(raw):
                 # XML cannot hold control characters at all: refuse them before any file is made.
                 raise InvalidCharacterError(repr(raw), path=path)
             if FIELDS_BY_PATH[path].repeated:
@@ -304,7 +321,7 @@ class OrganisationDocument:
         )
 
     def problems(self) -> list[Problem]:
-        """Every missing or malformed field, in document order."""
+        """Every missing or malformed field, in document order (the XSD's rules, said plainly)."""
         found: list[Problem] = []
         for f in FIELDS:
             values = list(self.applicaties) if f.repeated else [self.get(f.path)]
@@ -313,10 +330,14 @@ class OrganisationDocument:
                 if f.required:
                     found.append(Problem(f.path, N_("missing ({hint})")))
                 continue
+            if len(values) > f.max_count:
+                found.append(
+                    Problem(f.path, N_("at most {limit} values"), str(len(values)), f.max_count)
+                )
             found.extend(
                 Problem(f.path, N_("'{value}' is not valid: {hint}"), v)
                 for v in values
-                if not re.fullmatch(f.pattern, v)
+                if len(v) > f.max_length or not re.fullmatch(f.pattern, v)
             )
         return found
 
@@ -417,7 +438,12 @@ _XML_DECL_VERSION = re.compile(rb"^<\?xml\s+version\s*=\s*[\"']([0-9.]{1,10})[\"
 class _RefuseEverything(etree.Resolver):
     """Answers every request for an external DTD or entity with nothing: no file, no network."""
 
-    def resolve(self, system_url: str | None, public_id: str | None, context: object) -> Any:  # noqa: ANN401 - lxml's resolver protocol
+    def resolve(
+        self,
+        system_url: str | None,  # noqa: ARG002 - every URL gets the same answer
+        public_id: str | None,  # noqa: ARG002 - as above
+        context: object,
+    ) -> Any:  # noqa: ANN401 - lxml's opaque resolver result
         return self.resolve_string("", context)
 
 

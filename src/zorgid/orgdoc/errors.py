@@ -233,3 +233,13 @@ class EnvironmentMismatchError(BindingError):
         "The document is for the production environment (Omgeving: productie), but it was signed "
         "with a test certificate. Sign with the organisation's production UZI server certificate."
     )
+
+
+class SigningKeyMismatchError(SigningError):
+    """The private key given does not belong to the certificate given."""
+
+    code: ClassVar[str] = "signing_key_mismatch"
+    message: ClassVar[str] = N_(
+        "The private key does not belong to the certificate {subject}. Give the key and the "
+        "certificate of the same UZI server certificate (a PKCS#12 file holds both together)."
+    )

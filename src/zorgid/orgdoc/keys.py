@@ -10,17 +10,18 @@ import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from zorgid.core.i18n import N_
-from zorgid.orgdoc.errors import SigningError
+from zorgid.orgdoc.errors import SigningError, SigningKeyMismatchError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
 DSIG_MORE = "http://www.w3.org/2001/04/xmldsig-more#"
 
@@ -86,7 +87,10 @@ class Signer(Protocol):
 
 def default_algorithm(certificate: x509.Certificate) -> SignatureAlgorithm:
     """RSA-SHA256 for RSA keys, ECDSA with the curve's matching hash for EC keys."""
-    key = certificate.public_key()
+    try:
+        key = certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        raise SigningError(reason=N_("the certificate's key type is not supported")) from None
     if isinstance(key, rsa.RSAPublicKey):
         return SignatureAlgorithm.RSA_SHA256
     if isinstance(key, ec.EllipticCurvePublicKey):
@@ -125,3 +129,51 @@ class SoftwareSigner:
             return self.key.sign(data, padding.PKCS1v15(), algorithm.hash())
         der = self.key.sign(data, ec.ECDSA(algorithm.hash()))
         return ecdsa_raw_signature(der, self.key.curve.key_size)
+
+
+def issuer_chain(
+    certificate: x509.Certificate, candidates: Sequence[x509.Certificate], *, limit: int = 4
+) -> tuple[x509.Certificate, ...]:
+    """The CA certificates above ``certificate`` among ``candidates``, nearest first, no root.
+
+    KeyInfo carries the signer's intermediates only: bundles often hold roots, duplicates and
+    unrelated CAs, which the receiver neither needs nor accepts beyond a few.
+    """
+    chain: list[x509.Certificate] = []
+    current = certificate
+    while len(chain) < limit:
+        issuer = next((c for c in candidates if _issued(current, c) and c not in chain), None)
+        if issuer is None or issuer.issuer == issuer.subject:
+            break
+        chain.append(issuer)
+        current = issuer
+    return tuple(chain)
+
+
+def _issued(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if child.issuer != issuer.subject or child == issuer:
+        return False
+    try:
+        child.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def software_signer(
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+    certificate: x509.Certificate,
+    candidates: Sequence[x509.Certificate] = (),
+) -> SoftwareSigner:
+    """A signer for ``key``, which must belong to ``certificate``, with its issuer chain."""
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    try:
+        matches = key.public_key().public_bytes(der, spki) == certificate.public_key().public_bytes(
+            der, spki
+        )
+    except (ValueError, UnsupportedAlgorithm):
+        matches = False
+    if not matches:
+        raise SigningKeyMismatchError(subject=certificate.subject.rfc4514_string())
+    return SoftwareSigner(key, certificate, issuer_chain(certificate, candidates))

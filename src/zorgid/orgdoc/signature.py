@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Final
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -427,7 +427,12 @@ def _certificates(key_info: etree._Element) -> tuple[x509.Certificate, ...]:
 def _verify_value(
     certificate: x509.Certificate, algorithm: SignatureAlgorithm, value: bytes, data: bytes
 ) -> None:
-    key = certificate.public_key()
+    try:
+        key = certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        raise SignatureKeyInfoError(
+            "unsupported public key", reason=N_("the certificate's key type is not supported")
+        ) from None
     try:
         if algorithm.key_type == "rsa" and isinstance(key, rsa.RSAPublicKey):
             key.verify(value, data, padding.PKCS1v15(), algorithm.hash())
@@ -450,6 +455,31 @@ def _verify_value(
     )
 
 
+_CONTAINERS = frozenset(
+    _ds(n) for n in ("Signature", "SignedInfo", "Reference", "Transforms", "KeyInfo", "X509Data")
+)
+_VALUES = frozenset(_ds(n) for n in ("SignatureValue", "DigestValue", "X509Certificate"))
+
+
+def _check_content(signature: etree._Element) -> None:
+    """Nothing but the profile: no text between elements, no elements inside values."""
+    for element in signature.iter():
+        name = etree.QName(element).localname
+        if element.tag in _CONTAINERS:
+            stray = (element.text or "").strip() or any(
+                (child.tail or "").strip() for child in element
+            )
+            if stray:
+                raise SignatureStructureError(
+                    f"text in {name}", reason=Message(N_("ds:{name} contains text"), {"name": name})
+                )
+        elif element.tag in _VALUES and len(element):
+            raise SignatureForbiddenElementError(
+                f"elements in {name}",
+                reason=Message(N_("ds:{name} contains elements"), {"name": name}),
+            )
+
+
 def check_signature(root: etree._Element) -> SignedContent:
     """Check the profile and the cryptography of ``root``'s signature; trust is not decided here."""
     signature = locate_signature(root)
@@ -458,6 +488,7 @@ def check_signature(root: etree._Element) -> SignedContent:
         signature, ("SignedInfo", "SignatureValue", "KeyInfo")
     )
     algorithm, digest_name, expected_digest = _check_signed_info(signed_info)
+    _check_content(signature)
     _no_attributes_except(signature_value, frozenset())
     value = _base64(signature_value, "SignatureValue")
     certificates = _certificates(key_info)

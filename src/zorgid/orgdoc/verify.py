@@ -144,32 +144,39 @@ class DocumentVerifier:
     ) -> VerifiedDocument:
         """Verify ``data`` completely or raise the specific error."""
         signed = signed_content(data)
-        return self._trusted(signed, expect or Expectations(), at or self._clock.now())
+        document, validated = self._trusted(signed, at or self._clock.now())
+        self._bind(document, validated, expect or Expectations(), at or self._clock.now())
+        return VerifiedDocument(document, validated, signed.canonical)
 
     def report(
         self, data: bytes, *, expect: Expectations | None = None, at: dt.datetime | None = None
     ) -> VerificationReport:
-        """Like :meth:`verify`, but return the outcome, with what was learnt before a failure."""
-        document: OrganisationDocument | None = None
+        """Like :meth:`verify`, but return the outcome and what was learnt before a failure.
+
+        The organisation's data is reported only once its signer is trusted; before that it is
+        only what someone wrote.
+        """
+        trusted: OrganisationDocument | None = None
         certificate: UziCertificate | None = None
+        moment = at or self._clock.now()
         try:
             signed = signed_content(data)
-            document = from_tree(signed.root)
             try:
-                certificate = read_certificate(signed.certificate)
+                certificate = read_certificate(signed.certificate, self._validator.config.profiles)
             except PkiError:
                 certificate = None
-            verified = self._trusted(signed, expect or Expectations(), at or self._clock.now())
+            trusted, validated = self._trusted(signed, moment)
+            self._bind(trusted, validated, expect or Expectations(), moment)
         except ZorgidError as error:
-            return VerificationReport(error, document, certificate)
+            return VerificationReport(error, trusted, certificate)
         except Exception as exc:
             log.exception("verifier defect")
-            return VerificationReport(InternalVerificationError(repr(exc)), document, certificate)
-        return VerificationReport(None, verified.document, verified.certificate.uzi)
+            return VerificationReport(InternalVerificationError(repr(exc)), trusted, certificate)
+        return VerificationReport(None, trusted, validated.uzi)
 
     def _trusted(
-        self, signed: SignedContent, expect: Expectations, at: dt.datetime
-    ) -> VerifiedDocument:
+        self, signed: SignedContent, at: dt.datetime
+    ) -> tuple[OrganisationDocument, ValidatedCertificate]:
         document = from_tree(signed.root)
         if document.ondertekend is None:
             raise NotSignedYetError
@@ -179,11 +186,19 @@ class DocumentVerifier:
             at=at,
             purpose=Purpose.ORGANISATION_SIGNATURE,
         )
+        return document, validated
+
+    def _bind(
+        self,
+        document: OrganisationDocument,
+        validated: ValidatedCertificate,
+        expect: Expectations,
+        at: dt.datetime,
+    ) -> None:
         check_binding(document, validated.uzi, expect)
         if self._challenges is not None:
             # Last, so that only a document that passed every other check uses up its challenge.
             self._challenges.redeem(document.aanvraagnummer, document.uitdaging, at)
-        return VerifiedDocument(document, validated, signed.canonical)
 
 
 def check_binding(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
@@ -666,3 +667,141 @@ def test_fill_answers_any_value_with_a_message_never_a_traceback(
     assert result.exit_code in {0, 1, 2}
     if result.exit_code:
         assert "[" in result.stderr  # a stable code in brackets
+
+
+# --- found in review ------------------------------------------------------------------------------
+
+
+def test_sign_refuses_a_key_that_is_not_the_certificates(
+    zorgid: Zorgid, filled: Path, tmp_path: Path, pki_dir: PkiDir
+) -> None:
+    out = tmp_path / "s.xml"
+    result = zorgid(
+        "validatietool",
+        "sign",
+        filled,
+        "-o",
+        out,
+        "--cert",
+        pki_dir.org() / "server-cert.pem",
+        "--key",
+        pki_dir.org("90000456") / "server-key.pem",
+    )
+    assert result.exit_code == 2
+    assert "signing_key_mismatch" in result.stderr
+    assert not out.exists()
+
+
+def test_sign_puts_only_the_signers_intermediates_in_keyinfo(
+    zorgid: Zorgid, filled: Path, tmp_path: Path, pki_dir: PkiDir
+) -> None:
+    bundle = tmp_path / "bundle.pem"
+    ca = pki_dir.root / "ca"
+    bundle.write_bytes(
+        b"".join(
+            (pki_dir.org() / "server-cert.pem").read_bytes()
+            if n == "leaf"
+            else (ca / n).read_bytes()
+            for n in (
+                "leaf",
+                "root.pem",
+                "zorgverlener-ca.pem",
+                "server-ca.pem",
+                "server-ca.pem",
+                "medewerker-ca.pem",
+            )
+        )
+    )
+    out = tmp_path / "s.xml"
+    result = zorgid(
+        "validatietool",
+        "sign",
+        filled,
+        "-o",
+        out,
+        "--cert",
+        bundle,
+        "--key",
+        pki_dir.org() / "server-key.pem",
+    )
+    assert result.exit_code == 0, result.output
+    content = signed_content(out.read_bytes())
+    assert content.intermediates == (pki_dir.pki.server_ca.certificate,)
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_verify_at_the_edge_of_the_calendar_is_a_usage_error(
+    zorgid: Zorgid, signed_file: Path, pki_dir: PkiDir, moment: str
+) -> None:
+    code, report = verify(zorgid, pki_dir, signed_file, "--at", moment)
+    assert (code, report["code"]) == (2, "usage")
+
+
+def test_verify_json_errors_have_the_shape_of_formats_md(
+    zorgid: Zorgid, signed_file: Path, tmp_path: Path
+) -> None:
+    _, report = zorgid.json(
+        "validatietool", "verify", signed_file, "--trust-anchor", tmp_path / "missing.pem"
+    )
+    assert set(report) == {"valid", "code", "message"}
+
+
+def test_verify_shows_no_organisation_data_from_an_untrusted_signer(
+    zorgid: Zorgid, signed_file: Path, pki_dir: PkiDir
+) -> None:
+    code, report = zorgid.json(
+        "validatietool",
+        "verify",
+        signed_file,
+        "--trust-anchor",
+        pki_dir.root / "ca" / "zorgverlener-ca.pem",
+        "--crl",
+        pki_dir.crl,
+    )
+    assert (code, report["code"]) == (1, "certificate_untrusted")
+    assert "organisation" not in report
+    assert "certificate" in report
+
+
+def test_fill_refuses_more_applications_than_the_schema_allows_without_half_writing(
+    zorgid: Zorgid, tmp_path: Path
+) -> None:
+    doc = tmp_path / "d.xml"
+    many = ",".join(f"app{i}" for i in range(51))
+    result = zorgid(
+        "validatietool", "fill", "-o", doc, *SETS, "--set", f"Applicaties/Applicatie={many}"
+    )
+    assert result.exit_code == 1
+    assert "document_incomplete" in result.stderr
+    assert "50" in result.stderr
+    assert doc.exists()  # the draft keeps every entry
+    assert "app50" in doc.read_text()
+
+
+def test_fill_refuses_invisible_characters_given_with_set(zorgid: Zorgid, tmp_path: Path) -> None:
+    result = zorgid(
+        "validatietool",
+        "fill",
+        "-o",
+        tmp_path / "d.xml",
+        *SETS,
+        "--set",
+        "Organisatie/Naam=De Linde\u202eevil",
+    )
+    assert result.exit_code == 2
+    assert "document_invalid_character" in result.stderr
+
+
+def test_fill_and_sign_refuse_a_foreign_xml_file(zorgid: Zorgid, tmp_path: Path) -> None:
+    other = tmp_path / "other.xml"
+    other.write_text('<Anders xmlns="urn:zorgid:organisatiedocument:1"/>')
+    result = zorgid("validatietool", "fill", other, "--no-input")
+    assert result.exit_code == 1
+    assert "document_schema" in result.stderr
+
+
+def test_written_files_get_ordinary_permissions(filled: Path) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    # As any file the person makes (mkstemp alone would make it 0600).
+    assert filled.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -522,3 +522,40 @@ def test_xml_1_1_is_refused(signed: bytes) -> None:
     assert (
         code_of(signed.replace(b"version='1.0'", b"version='1.1'", 1)) == "document_not_well_formed"
     )
+
+
+def test_a_certificate_with_an_unknown_key_algorithm_is_refused(
+    signed: bytes, server: Issued
+) -> None:
+    der = server.certificate.public_bytes(Encoding.DER)
+    rsa_encryption = bytes.fromhex("2a864886f70d010101")
+    assert der.count(rsa_encryption) == 1
+    odd = der.replace(rsa_encryption, bytes.fromhex("2a864886f70d010107"))
+    root = parse(signed)
+    next(root.iter(ds("X509Certificate"))).text = base64.b64encode(odd).decode()
+    assert code_of(dump(root)) == "signature_key_info"
+
+
+@pytest.mark.parametrize(
+    ("where", "what", "expected"),
+    [
+        ("SignatureValue", "element", "signature_forbidden_element"),
+        ("X509Certificate", "element", "signature_forbidden_element"),
+        ("DigestValue", "element", "signature_forbidden_element"),
+        ("KeyInfo", "text", "signature_structure"),
+        ("SignedInfo", "text", "signature_structure"),
+        ("Transforms", "tail", "signature_structure"),
+    ],
+)
+def test_nothing_may_hide_inside_the_signature(
+    signed: bytes, where: str, what: str, expected: str
+) -> None:
+    root = parse(signed)
+    element = next(root.iter(ds(where)))
+    if what == "element":
+        etree.SubElement(element, ds("Object")).text = "hidden"
+    elif what == "text":
+        element.text = "hidden" + (element.text or "")
+    else:
+        element[0].tail = "hidden"
+    assert code_of(dump(root)) == expected
