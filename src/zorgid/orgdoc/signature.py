@@ -464,16 +464,17 @@ _VALUES = frozenset(_ds(n) for n in ("SignatureValue", "DigestValue", "X509Certi
 def _check_content(signature: etree._Element) -> None:
     """Nothing but the profile: no text between elements, no elements inside values."""
     for element in signature.iter():
-        name = etree.QName(element).localname
-        if element.tag in _CONTAINERS:
-            stray = (element.text or "").strip() or any(
-                (child.tail or "").strip() for child in element
-            )
-            if stray:
+        tag = element.tag
+        if tag in _CONTAINERS:
+            if (element.text and element.text.strip()) or any(
+                child.tail and child.tail.strip() for child in element
+            ):
+                name = etree.QName(element).localname
                 raise SignatureStructureError(
                     f"text in {name}", reason=Message(N_("ds:{name} contains text"), {"name": name})
                 )
-        elif element.tag in _VALUES and len(element):
+        elif tag in _VALUES and len(element):
+            name = etree.QName(element).localname
             raise SignatureForbiddenElementError(
                 f"elements in {name}",
                 reason=Message(N_("ds:{name} contains elements"), {"name": name}),

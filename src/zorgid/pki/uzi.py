@@ -11,6 +11,7 @@ refuses everything else.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
@@ -318,23 +319,22 @@ def read_certificate(
     """Read a certificate's identity and cross-check its UZI fields; raises a Uzi*Error."""
     other_names = _other_names(cert)
     uzi_der = _single_other_name(other_names, UZI_OTHERNAME_OID, "otherName 2.5.5.5 (UZI)")
-    upn_der = _single_other_name(other_names, UPN_OID, f"otherName {UPN_OID.dotted_string} (UPN)")
+    upn_der = _single_other_name(other_names, UPN_OID, "otherName 1.3.6.1.4.1.311.20.2.3 (UPN)")
     permanent_der = _single_other_name(
         other_names,
         PERMANENT_IDENTIFIER_OID,
-        f"otherName {PERMANENT_IDENTIFIER_OID.dotted_string} (permanentIdentifier)",
+        "otherName 1.3.6.1.5.5.7.8.3 (permanentIdentifier)",
     )
-    serial_number = _at_most_one(
-        _subject_texts(cert, NameOID.SERIAL_NUMBER), "subject serialNumber"
-    )
+    subject = _subject_texts(cert)
+    serial_number = _at_most_one(subject.get(NameOID.SERIAL_NUMBER, []), "subject serialNumber")
     uzi = None if uzi_der is None else parse_uzi_value(decode_othername_value(uzi_der), profiles)
     upn = None if upn_der is None else decode_othername_value(upn_der)
     permanent = None if permanent_der is None else parse_permanent_identifier(permanent_der)
     if uzi is not None:
         _cross_check(uzi, serial_number=serial_number, upn=upn, permanent_identifier=permanent)
     return UziCertificate(
-        subject=cert.subject.rfc4514_string(_ATTRIBUTE_NAMES),
-        issuer=cert.issuer.rfc4514_string(_ATTRIBUTE_NAMES),
+        subject=_name_text(cert.subject),
+        issuer=_name_text(cert.issuer),
         serial=f"{cert.serial_number:X}",
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
@@ -342,8 +342,8 @@ def read_certificate(
         upn=upn,
         permanent_identifier=permanent,
         subject_serial_number=serial_number,
-        organisation_name=next(iter(_subject_texts(cert, NameOID.ORGANIZATION_NAME)), None),
-        common_name=next(iter(_subject_texts(cert, NameOID.COMMON_NAME)), None),
+        organisation_name=next(iter(subject.get(NameOID.ORGANIZATION_NAME, [])), None),
+        common_name=next(iter(subject.get(NameOID.COMMON_NAME, [])), None),
     )
 
 
@@ -364,10 +364,20 @@ def _single_other_name(
     return _at_most_one([name.value for name in names if name.type_id == type_id], field_name)
 
 
-def _subject_texts(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> list[str]:
-    # Only bit-string attributes (x500UniqueIdentifier) are bytes; the ones read here are text.
-    values = (attribute.value for attribute in cert.subject.get_attributes_for_oid(oid))
-    return [value for value in values if isinstance(value, str)]
+def _subject_texts(cert: x509.Certificate) -> dict[x509.ObjectIdentifier, list[str]]:
+    # One pass over the subject. Only bit-string attributes (x500UniqueIdentifier) are bytes;
+    # the ones read here are text.
+    texts: dict[x509.ObjectIdentifier, list[str]] = {}
+    for attribute in cert.subject:
+        if isinstance(attribute.value, str):
+            texts.setdefault(attribute.oid, []).append(attribute.value)
+    return texts
+
+
+@functools.lru_cache(maxsize=1024)
+def _name_text(name: x509.Name) -> str:
+    # Formatting a Name is slow Python in cryptography, and issuers repeat on every certificate.
+    return name.rfc4514_string(_ATTRIBUTE_NAMES)
 
 
 def _at_most_one(values: Sequence[_T], field_name: str) -> _T | None:
