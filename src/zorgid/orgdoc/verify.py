@@ -164,7 +164,7 @@ class DocumentVerifier:
             try:
                 certificate = read_certificate(signed.certificate, self._validator.config.profiles)
             except PkiError:
-                certificate = None
+                certificate = None  # reported by the validator below, with its own code
             trusted, validated = self._trusted(signed, moment)
             self._bind(trusted, validated, expect or Expectations(), moment)
         except ZorgidError as error:

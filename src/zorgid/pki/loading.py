@@ -34,6 +34,18 @@ def load_certificates(
     data: bytes, *, path: str, password: bytes | None = None
 ) -> list[x509.Certificate]:
     """The certificates in a PEM (one or more), DER or PKCS#12 file, leaf first for PKCS#12."""
+    certificates = _load_certificates(data, path=path, password=password)
+    for certificate in certificates:
+        # cryptography parses names only when asked: ask now, so that a malformed certificate
+        # is refused as unreadable here rather than wherever it is first read.
+        try:
+            _ = certificate.subject, certificate.issuer
+        except ValueError as exc:
+            raise CertificateFormatError(f"malformed name: {exc}", path=path) from exc
+    return certificates
+
+
+def _load_certificates(data: bytes, *, path: str, password: bytes | None) -> list[x509.Certificate]:
     if not data:
         raise CertificateFormatError("empty file", path=path)
     if _PEM_MARKER in data:
