@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 
 import click
 
@@ -42,6 +43,9 @@ def main() -> None:
     debug = bool(os.environ.get("ZORGID_DEBUG"))
     # People using the tool see messages, not log records; ZORGID_DEBUG=1 shows everything.
     logging.basicConfig(level=logging.DEBUG if debug else logging.CRITICAL + 1)
+    if not debug:
+        # Library warnings about odd certificates are for developers, not for the person.
+        warnings.simplefilter("ignore")
     try:
         cli.main(standalone_mode=True)
     except SystemExit:

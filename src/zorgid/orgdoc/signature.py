@@ -411,7 +411,13 @@ def _certificates(key_info: etree._Element) -> tuple[x509.Certificate, ...]:
             # malformed certificate is refused here rather than wherever it is first read.
             _ = certificate.subject, certificate.issuer, certificate.extensions
             certificates.append(certificate)
-        except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType):
+        except (
+            ValueError,
+            TypeError,
+            x509.InvalidVersion,
+            x509.DuplicateExtension,
+            x509.UnsupportedGeneralNameType,
+        ):
             raise SignatureKeyInfoError(
                 reason=N_("a ds:X509Certificate element does not hold a readable certificate")
             ) from None

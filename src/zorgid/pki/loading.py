@@ -34,13 +34,16 @@ def load_certificates(
     data: bytes, *, path: str, password: bytes | None = None
 ) -> list[x509.Certificate]:
     """The certificates in a PEM (one or more), DER or PKCS#12 file, leaf first for PKCS#12."""
-    certificates = _load_certificates(data, path=path, password=password)
+    try:
+        certificates = _load_certificates(data, path=path, password=password)
+    except x509.InvalidVersion as exc:
+        raise CertificateFormatError(f"version: {exc}", path=path) from exc
     for certificate in certificates:
         # cryptography parses names only when asked: ask now, so that a malformed certificate
         # is refused as unreadable here rather than wherever it is first read.
         try:
             _ = certificate.subject, certificate.issuer
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise CertificateFormatError(f"malformed name: {exc}", path=path) from exc
     return certificates
 

@@ -6,8 +6,10 @@ genuine and what is wrong is who signed, when, or for what.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import threading
+import warnings
 from typing import TYPE_CHECKING
 
 import pytest
@@ -369,3 +371,21 @@ def test_a_signing_time_the_schema_allows_but_no_clock_has_is_refused(
     root = parse(signed)
     find(root, f"{{{NS}}}Ondertekend").text = "2026-11-28T24:00:00Z"
     assert code_of(verifier, resign(root, server.key)) == "document_schema"
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(flips=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), min_size=1, max_size=3))
+def test_damaged_certificates_in_keyinfo_get_a_specific_answer(
+    verifier: DocumentVerifier, signed: bytes, flips: list[tuple[float, int]]
+) -> None:
+    start = signed.index(b"<ds:X509Certificate>") + len(b"<ds:X509Certificate>")
+    end = signed.index(b"</ds:X509Certificate>")
+    der = bytearray(base64.b64decode(signed[start:end]))
+    for position, value in flips:
+        der[int(position * (len(der) - 1))] = value
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # cryptography warns about some damaged certificates
+        report = verifier.report(signed[:start] + base64.b64encode(bytes(der)) + signed[end:])
+    assert report.error is None or report.error.code != "internal_error", report.error.detail
