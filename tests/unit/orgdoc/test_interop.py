@@ -6,6 +6,7 @@ and our verifier accepts it; each verifies what our signer writes.
 
 from __future__ import annotations
 
+import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
@@ -27,6 +28,9 @@ from zorgid.orgdoc.signature import signed_content
 
 if TYPE_CHECKING:
     from zorgid.pki.testpki import Issued
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _signxml_sign(issued: Issued, method: SignatureMethod) -> bytes:
@@ -110,3 +114,50 @@ def test_libxmlsec1_rejects_a_tampered_document_we_signed(server: Issued) -> Non
     )
     with pytest.raises(xmlsec.VerificationError):
         context.verify(node)
+
+
+def test_the_debian_xmlsec1_command_verifies_what_we_sign(server: Issued, tmp_path: Path) -> None:
+    document, certificate = tmp_path / "signed.xml", tmp_path / "cert.pem"
+    document.write_bytes(sign_document(server))
+    certificate.write_bytes(server.certificate.public_bytes(Encoding.PEM))
+    result = subprocess.run(
+        ["xmlsec1", "--verify", "--pubkey-cert-pem", str(certificate), str(document)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stderr
+
+
+def test_a_document_signed_by_the_debian_xmlsec1_command_is_accepted(
+    server: Issued, tmp_path: Path
+) -> None:
+    root = build_tree(document())
+    template = xmlsec.template.create(
+        root, xmlsec.constants.TransformExclC14N, xmlsec.constants.TransformRsaSha256, ns="ds"
+    )
+    root.append(template)
+    reference = xmlsec.template.add_reference(template, xmlsec.constants.TransformSha256, uri="")
+    xmlsec.template.add_transform(reference, xmlsec.constants.TransformEnveloped)
+    xmlsec.template.add_transform(reference, xmlsec.constants.TransformExclC14N)
+    xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(template))
+    unsigned, key, certificate = tmp_path / "in.xml", tmp_path / "key.pem", tmp_path / "cert.pem"
+    unsigned.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    key.write_bytes(server.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    certificate.write_bytes(server.certificate.public_bytes(Encoding.PEM))
+    out = tmp_path / "out.xml"
+    subprocess.run(
+        [
+            "xmlsec1",
+            "--sign",
+            "--privkey-pem",
+            f"{key},{certificate}",
+            "--output",
+            str(out),
+            str(unsigned),
+        ],
+        capture_output=True,
+        check=True,
+    )
+    assert from_tree(signed_content(out.read_bytes()).root).ura == "90000123"
