@@ -163,7 +163,7 @@ class DocumentVerifier:
             signed = signed_content(data)
             try:
                 certificate = read_certificate(signed.certificate, self._validator.config.profiles)
-            except PkiError:
+            except (PkiError, ValueError, TypeError):
                 certificate = None  # reported by the validator below, with its own code
             trusted, validated = self._trusted(signed, moment)
             self._bind(trusted, validated, expect or Expectations(), moment)

@@ -310,8 +310,9 @@ class CertificateValidator:
     def _read_uzi(self, leaf: x509.Certificate) -> UziCertificate:
         try:
             return read_certificate(leaf, self._config.profiles)
-        except ValueError as exc:
-            # cryptography decodes extensions lazily and reports bad DER as ValueError.
+        except (ValueError, TypeError) as exc:
+            # cryptography decodes names and extensions lazily and reports bad DER as ValueError
+            # (or TypeError for an attribute of the wrong type).
             raise CertificateMalformedError(str(exc), reason=_EXTENSIONS_UNREADABLE) from exc
 
     def _path(
@@ -327,7 +328,12 @@ class CertificateValidator:
         try:
             verified = verifier.verify(leaf, [*self._config.intermediates, *extras])
         except (VerificationError, ValueError) as exc:
-            raise self._diagnose(leaf, extras, at, str(exc)) from exc
+            try:
+                diagnosis = self._diagnose(leaf, extras, at, str(exc))
+            except (ValueError, TypeError):
+                # A CA certificate whose names cannot even be read explains itself.
+                diagnosis = CertificateUntrustedError(str(exc), issuer="?")
+            raise diagnosis from exc
         return tuple(verified.chain)
 
     def _diagnose(

@@ -559,18 +559,3 @@ def test_nothing_may_hide_inside_the_signature(
     else:
         element[0].tail = "hidden"
     assert code_of(dump(root)) == expected
-
-
-@pytest.mark.parametrize("part", ["subject", "issuer"])
-def test_a_certificate_with_a_malformed_name_is_refused_where_it_is_read(
-    signed: bytes, server: Issued, part: str
-) -> None:
-    der = bytearray(server.certificate.public_bytes(Encoding.DER))
-    name = getattr(server.certificate, part).public_bytes()
-    start = bytes(der).index(name)
-    # Turn the first attribute's string type into an INTEGER: still DER, no longer a Name.
-    string_tag = next(i for i in range(start, start + len(name)) if der[i] in (0x0C, 0x13))
-    der[string_tag] = 0x02
-    root = parse(signed)
-    next(root.iter(ds("X509Certificate"))).text = base64.b64encode(bytes(der)).decode()
-    assert code_of(dump(root)) == "signature_key_info"

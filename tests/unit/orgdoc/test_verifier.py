@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,7 @@ from tests.support.orgdoc import (
     NOW,
     URA,
     document,
+    dump,
     find,
     parse,
     resign,
@@ -29,7 +31,7 @@ from tests.support.orgdoc import (
 )
 from zorgid.core.clock import FixedClock
 from zorgid.errors import ZorgidError
-from zorgid.orgdoc.document import NS
+from zorgid.orgdoc.document import DSIG_NS, NS
 from zorgid.orgdoc.verify import DocumentVerifier, Expectations, MemoryChallenges
 from zorgid.pki.revocation import CrlStore, RevocationChecker
 from zorgid.pki.testpki import Issued, TestPki, new_rsa_key
@@ -389,3 +391,37 @@ def test_damaged_certificates_in_keyinfo_get_a_specific_answer(
         warnings.simplefilter("ignore")  # cryptography warns about some damaged certificates
         report = verifier.report(signed[:start] + base64.b64encode(bytes(der)) + signed[end:])
     assert report.error is None or report.error.code != "internal_error", report.error.detail
+
+
+def _with_malformed_name(certificate: x509.Certificate, part: str) -> bytes:
+    der = bytearray(certificate.public_bytes(Encoding.DER))
+    name = getattr(certificate, part).public_bytes()
+    start = bytes(der).index(name)
+    # Turn the first attribute's string type into an INTEGER: still DER, no longer a Name.
+    string_tag = next(i for i in range(start, start + len(name)) if der[i] in (0x0C, 0x13))
+    der[string_tag] = 0x02
+    return bytes(der)
+
+
+@pytest.mark.parametrize("part", ["subject", "issuer"])
+def test_a_signer_certificate_with_a_malformed_name_is_refused(
+    verifier: DocumentVerifier, signed: bytes, server: Issued, part: str
+) -> None:
+    root = parse(signed)
+    x509_certificate = next(root.iter(f"{{{DSIG_NS}}}X509Certificate"))
+    x509_certificate.text = base64.b64encode(
+        _with_malformed_name(server.certificate, part)
+    ).decode()
+    assert code_of(verifier, dump(root)) == "certificate_malformed"
+
+
+def test_an_intermediate_with_a_malformed_name_is_refused(
+    verifier: DocumentVerifier, pki: TestPki
+) -> None:
+    data = sign_document(issue(pki, ca=pki.zorgverlener_ca))  # no path: the diagnosis runs
+    root = parse(data)
+    certificates = list(root.iter(f"{{{DSIG_NS}}}X509Certificate"))
+    certificates[1].text = base64.b64encode(
+        _with_malformed_name(pki.zorgverlener_ca.certificate, "subject")
+    ).decode()
+    assert code_of(verifier, dump(root)) == "certificate_untrusted"
