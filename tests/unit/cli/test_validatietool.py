@@ -46,21 +46,26 @@ def filled(tmp_path: Path, zorgid: Zorgid) -> Path:
     return doc
 
 
-@pytest.fixture
-def signed_file(tmp_path: Path, zorgid: Zorgid, filled: Path, pki_dir: PkiDir) -> Path:
-    out = tmp_path / "ondertekend.xml"
-    org = pki_dir.org()
-    result = zorgid(
+def sign_with_pkcs12(zorgid: Zorgid, doc: Path, out: Path, org: Path, *extra: str | Path) -> Result:
+    return zorgid(
         "validatietool",
         "sign",
-        filled,
+        doc,
         "-o",
         out,
         "--pkcs12",
         org / "server.p12",
         "--password-file",
         org / "server.p12.password",
+        *extra,
     )
+
+
+@pytest.fixture
+def signed_file(tmp_path: Path, zorgid: Zorgid, filled: Path, pki_dir: PkiDir) -> Path:
+    out = tmp_path / "ondertekend.xml"
+    org = pki_dir.org()
+    result = sign_with_pkcs12(zorgid, filled, out, org)
     assert result.exit_code == 0, result.output
     return out
 
@@ -334,19 +339,7 @@ def test_sign_refuses_another_organisations_certificate(
 ) -> None:
     org = pki_dir.org("90000456")
     out = tmp_path / "s.xml"
-    result = zorgid(
-        "validatietool",
-        "sign",
-        filled,
-        "-o",
-        out,
-        "--pkcs12",
-        org / "server.p12",
-        "--password-file",
-        org / "server.p12.password",
-        "--lang",
-        "en",
-    )
+    result = sign_with_pkcs12(zorgid, filled, out, org, "--lang", "en")
     assert result.exit_code == 1
     assert "ura_mismatch" in result.stderr
     assert "90000456" in result.stderr
@@ -378,17 +371,7 @@ def test_sign_refuses_an_incomplete_document(
     doc = tmp_path / "d.xml"
     zorgid("validatietool", "fill", "-o", doc, "--set", "Organisatie/URA=90000123")
     org = pki_dir.org()
-    result = zorgid(
-        "validatietool",
-        "sign",
-        doc,
-        "-o",
-        tmp_path / "s.xml",
-        "--pkcs12",
-        org / "server.p12",
-        "--password-file",
-        org / "server.p12.password",
-    )
+    result = sign_with_pkcs12(zorgid, doc, tmp_path / "s.xml", org)
     assert result.exit_code == 1
     assert "document_incomplete" in result.stderr
 
