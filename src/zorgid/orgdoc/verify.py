@@ -143,9 +143,10 @@ class DocumentVerifier:
         self, data: bytes, *, expect: Expectations | None = None, at: dt.datetime | None = None
     ) -> VerifiedDocument:
         """Verify ``data`` completely or raise the specific error."""
+        moment = at or self._clock.now()
         signed = signed_content(data)
-        document, validated = self._trusted(signed, at or self._clock.now())
-        self._bind(document, validated, expect or Expectations(), at or self._clock.now())
+        document, validated = self._trusted(signed, moment)
+        self._bind(document, validated, expect or Expectations(), moment)
         return VerifiedDocument(document, validated, signed.canonical)
 
     def report(

@@ -203,7 +203,7 @@ def read_crl_file(path: Path) -> x509.CertificateRevocationList:
         raise CrlUnreadableError(f"{path}: {exc}", path=str(path)) from exc
 
 
-def _moment(value: dt.datetime) -> str:
+def readable_moment(value: dt.datetime) -> str:
     """A moment as people read it in messages."""
     return f"{value.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
 
@@ -1032,7 +1032,7 @@ class RevocationChecker:
                     problems.append(
                         Message(
                             N_("the CRL issued {issued}: {problem}"),
-                            {"issued": _moment(crl.last_update_utc), "problem": problem},
+                            {"issued": readable_moment(crl.last_update_utc), "problem": problem},
                         )
                     )
         if usable:
@@ -1066,7 +1066,7 @@ class RevocationChecker:
         if at > next_update:
             return Message(
                 N_("the CRL expired on {next_update}, before the moment checked"),
-                {"next_update": _moment(next_update)},
+                {"next_update": readable_moment(next_update)},
             )
         return self._verdict(crl, issuer) or _scope_problem(crl, certificate)
 

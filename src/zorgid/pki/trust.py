@@ -53,6 +53,7 @@ from zorgid.pki.errors import (
     CertificateUsageError,
     CertificateWeakKeyError,
 )
+from zorgid.pki.revocation import readable_moment
 from zorgid.pki.uzi import DEFAULT_PROFILES, CardType, read_certificate
 
 if TYPE_CHECKING:
@@ -221,11 +222,6 @@ def _sha256(certificate: x509.Certificate) -> bytes:
     return certificate.fingerprint(hashes.SHA256())
 
 
-def _moment(value: dt.datetime) -> str:
-    """A moment as people read it in messages."""
-    return f"{value.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
-
-
 def _subject(certificate: x509.Certificate) -> str:
     return certificate.subject.rfc4514_string()
 
@@ -351,8 +347,8 @@ class CertificateValidator:
                 return CertificateCaExpiredError(
                     f"{_subject(ca)} not valid at {at.isoformat()}; {detail}",
                     ca=_subject(ca),
-                    not_before=_moment(ca.not_valid_before_utc),
-                    not_after=_moment(ca.not_valid_after_utc),
+                    not_before=readable_moment(ca.not_valid_before_utc),
+                    not_after=readable_moment(ca.not_valid_after_utc),
                 )
         return CertificateUntrustedError(detail, issuer=leaf.issuer.rfc4514_string())
 
@@ -394,7 +390,7 @@ class CertificateValidator:
                 raise CertificateRevokedError(
                     f"{_subject(child)} revoked at {revoked_at.isoformat()} "
                     f"({status.reason}; {status.source})",
-                    revoked_at=_moment(revoked_at),
+                    revoked_at=readable_moment(revoked_at),
                 )
             statuses.append(status)
         return tuple(statuses)
@@ -457,12 +453,12 @@ def _check_validity(leaf: x509.Certificate, at: dt.datetime) -> None:
     if at < leaf.not_valid_before_utc:
         raise CertificateNotYetValidError(
             f"notBefore {leaf.not_valid_before_utc.isoformat()} > {at.isoformat()}",
-            not_before=_moment(leaf.not_valid_before_utc),
+            not_before=readable_moment(leaf.not_valid_before_utc),
         )
     if at > leaf.not_valid_after_utc:
         raise CertificateExpiredError(
             f"notAfter {leaf.not_valid_after_utc.isoformat()} < {at.isoformat()}",
-            not_after=_moment(leaf.not_valid_after_utc),
+            not_after=readable_moment(leaf.not_valid_after_utc),
         )
 
 
