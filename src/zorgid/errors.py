@@ -36,6 +36,9 @@ class ZorgidError(Exception):
     message: ClassVar[str] = N_("Something went wrong.")
     #: 1 = refused/invalid input, 2 = usage or I/O problem (see formats.md).
     exit_code: ClassVar[int] = 1
+    #: True when the refusal itself is a change to keep (an attempt counted, a device blocked):
+    #: the unit of work then commits instead of rolling back.
+    keeps_changes: ClassVar[bool] = False
 
     def __init__(self, detail: str = "", **params: object) -> None:
         self.detail = detail

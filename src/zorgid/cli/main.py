@@ -10,9 +10,12 @@ import warnings
 import click
 
 from zorgid import __version__
+from zorgid.cli.app import app
 from zorgid.cli.demo import demo
 from zorgid.cli.output import EXIT_USAGE, out_for
+from zorgid.cli.operator import operator
 from zorgid.cli.pki import pki
+from zorgid.cli.service import db, init, serve
 from zorgid.cli.validatietool import validatietool
 from zorgid.core.i18n import N_
 from zorgid.errors import ZorgidError
@@ -27,6 +30,11 @@ def cli() -> None:
 cli.add_command(validatietool)
 cli.add_command(pki)
 cli.add_command(demo)
+cli.add_command(app)
+cli.add_command(init)
+cli.add_command(db)
+cli.add_command(serve)
+cli.add_command(operator)
 
 
 def _option_value(argv: list[str], name: str) -> str | None:

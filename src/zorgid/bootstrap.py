@@ -1,0 +1,156 @@
+"""The composition root: long-lived adapters built once from :class:`Settings`.
+
+The web app factory, the CLI and the tests all start here; nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from zorgid.audit.log import AuditLog
+from zorgid.core.clock import Clock, SystemClock
+from zorgid.core.i18n import N_
+from zorgid.db.engine import make_engine, make_session_factory
+from zorgid.errors import ZorgidError
+from zorgid.identity.service import IdentityService
+from zorgid.login.events import LocalEvents, LoginEvents, PostgresEvents
+from zorgid.login.service import LoginService
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from zorgid.settings import Settings
+
+KEY_BYTES = 32
+
+
+class KeyMissingError(ZorgidError):
+    """A key file the service needs is missing or damaged."""
+
+    code = "key_missing"
+    message = N_(
+        "The key file {path} is missing or damaged. Run `zorgid init` to create the keys, or "
+        "restore the file from your backup (without it no PIN can be checked)."
+    )
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Secrets kept outside the database."""
+
+    pin: bytes  # PIN material MAC key (docs/protocol.md, "PIN")
+    secret: bytes  # signs CSRF tokens
+
+
+@dataclass
+class Container:
+    """Everything long-lived, for one process."""
+
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keys: Keys
+    events: LoginEvents = field(default_factory=LocalEvents)
+
+    @contextlib.contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One transaction: commit on success; on a refusal commit only what it must keep."""
+        session = self.sessions()
+        try:
+            yield session
+        except ZorgidError as error:
+            if error.keeps_changes:
+                session.commit()
+            else:
+                session.rollback()
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        else:
+            session.commit()
+        finally:
+            session.close()
+
+    def identity(self, session: Session) -> IdentityService:
+        """The identity service around ``session``."""
+        return IdentityService(
+            session=session,
+            clock=self.clock,
+            settings=self.settings,
+            pin_key=self.keys.pin,
+            audit=AuditLog(session=session, clock=self.clock),
+        )
+
+    def login(self, session: Session) -> LoginService:
+        """The login service around ``session``."""
+        return LoginService(
+            session=session,
+            clock=self.clock,
+            settings=self.settings,
+            identity=self.identity(session),
+            events=self.events,
+            audit=AuditLog(session=session, clock=self.clock),
+        )
+
+    def audit(self, session: Session) -> AuditLog:
+        """The audit log around ``session``."""
+        return AuditLog(session=session, clock=self.clock)
+
+
+def build(settings: Settings, *, clock: Clock | None = None, create_keys: bool = False) -> Container:
+    """Build the adapters for ``settings`` (keys are created only when asked)."""
+    url = settings.resolved_database_url
+    if url.startswith("sqlite:///"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    events: LoginEvents
+    if engine.dialect.name == "postgresql":
+        events = PostgresEvents(_libpq_conninfo(engine))
+    else:
+        events = LocalEvents()
+    return Container(
+        settings=settings,
+        clock=clock or SystemClock(),
+        engine=engine,
+        sessions=make_session_factory(engine),
+        keys=load_keys(settings.resolved_key_dir, create=create_keys),
+        events=events,
+    )
+
+
+def _libpq_conninfo(engine: Engine) -> str:
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def load_keys(key_dir: Path, *, create: bool) -> Keys:
+    """Read the key files (making them first when ``create`` and they do not exist)."""
+    return Keys(
+        pin=_key_file(key_dir / "pin.key", create=create),
+        secret=_key_file(key_dir / "secret.key", create=create),
+    )
+
+
+def _key_file(path: Path, *, create: bool) -> bytes:
+    if create and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(secrets.token_bytes(KEY_BYTES))
+    try:
+        key = path.read_bytes()
+    except OSError:
+        raise KeyMissingError(f"cannot read {path}", path=str(path)) from None
+    if len(key) != KEY_BYTES:
+        raise KeyMissingError(f"{path} holds {len(key)} bytes", path=str(path))
+    return key

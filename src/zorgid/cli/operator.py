@@ -1,0 +1,77 @@
+"""Bootstrapping the service's operators: ``zorgid operator add``."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import click
+import segno
+
+from zorgid.cli.output import Out, lang_option, out_for, write_file_atomically
+from zorgid.cli.service import load_settings, open_container, settings_options
+from zorgid.core.i18n import N_
+from zorgid.identity.models import Role
+from zorgid.identity.service import IssuedActivation
+
+
+@click.group(name="operator")
+def operator() -> None:
+    """Operators van de dienst / the service's operators."""
+
+
+@operator.command(name="add")
+@click.option("--name", required=True, help="Volledige naam / full name.")
+@click.option("--email", required=True, help="E-mailadres / e-mail address.")
+@click.option(
+    "--qr-png", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    help="Waar de activatie-QR als PNG komt / where to write the activation QR as PNG.",
+)
+@settings_options
+@lang_option
+def add(  # noqa: PLR0913 - the command's options
+    name: str,
+    email: str,
+    qr_png: Path | None,
+    data_dir: Path | None,
+    database_url: str | None,
+    lang: str | None,
+) -> None:
+    """Operator toevoegen en activatie-QR tonen / add an operator and show its activation QR."""
+    out = out_for(lang)
+    with out.reporting():
+        settings = load_settings(data_dir, database_url)
+        container = open_container(settings)
+        with container.unit_of_work() as session:
+            identity = container.identity(session)
+            person = identity.add_person(name=name, email=email, actor="cli", source="cli")
+            identity.grant(person, Role.OPERATOR, organisation=None, actor="cli", source="cli")
+            issued = identity.issue_activation(person, actor="cli", source="cli")
+        container.engine.dispose()
+        png = qr_png or settings.data_dir / f"activatie-{person.id}.png"
+        show_activation(out, issued, png)
+
+
+def show_activation(out: Out, issued: IssuedActivation, png: Path) -> None:
+    """Print an activation QR in the terminal, write it as PNG, and print its text."""
+    qr = segno.make(issued.qr_text, error="m")
+    buffer = io.BytesIO()
+    qr.save(buffer, kind="png", scale=8, border=4)
+    write_file_atomically(png, buffer.getvalue())
+    out.say(
+        N_("One-time activation QR code for {name} (valid until {until}):"),
+        name=issued.person_name,
+        until=issued.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    terminal = io.StringIO()
+    qr.terminal(out=terminal, compact=True, border=2)
+    click.echo(terminal.getvalue())
+    out.say(N_("The same QR code as an image: {path}"), path=str(png))
+    out.say(N_("The text in the QR code: {text}"), text=issued.qr_text)
+    out.say(
+        N_(
+            "Activate the app with it: zorgid app --home <folder> activate {path}\n"
+            "Anyone who gets this code before you can activate it: keep it to yourself."
+        ),
+        path=str(png),
+    )

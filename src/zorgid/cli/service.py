@@ -1,0 +1,152 @@
+"""Running the service: ``zorgid init``, ``zorgid db upgrade``, ``zorgid serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from zorgid.bootstrap import Container, build
+from zorgid.cli.output import EXIT_USAGE, Out, lang_option, out_for
+from zorgid.core.i18n import N_
+from zorgid.db.migrate import is_current, upgrade
+from zorgid.errors import ZorgidError
+from zorgid.settings import Settings, from_environment
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+class DatabaseError(ZorgidError):
+    """The database cannot be reached or used."""
+
+    code = "database_unavailable"
+    message = N_(
+        "The database ({url}) cannot be used: {reason}. Check ZORGID_DATABASE_URL and that the "
+        "database server is running."
+    )
+    exit_code = EXIT_USAGE
+
+
+class NotMigratedError(ZorgidError):
+    """The schema is older than this version of zorgid."""
+
+    code = "database_not_migrated"
+    message = N_(
+        "The database is not set up for this version of zorgid. Run `zorgid init` (or "
+        "`zorgid db upgrade`) first."
+    )
+    exit_code = EXIT_USAGE
+
+
+def settings_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--data-dir`` and ``--database-url``, overriding the environment."""
+    function = click.option(
+        "--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the data dir)."
+    )(function)
+    return click.option(
+        "--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+        help="Map voor database en sleutels / directory for database and keys.",
+    )(function)
+
+
+def load_settings(data_dir: Path | None, database_url: str | None, **more: Any) -> Settings:  # noqa: ANN401
+    """Settings from the environment, with command options on top."""
+    settings = from_environment()
+    changes = {k: v for k, v in {"data_dir": data_dir, "database_url": database_url, **more}.items()
+               if v is not None}
+    return settings.replace(**changes) if changes else settings
+
+
+def open_container(settings: Settings, *, create_keys: bool = False, migrate: bool = False) -> Container:
+    """The container for a command, with the database checked (or brought up to date)."""
+    container = build(settings, create_keys=create_keys)
+    url = container.engine.url.render_as_string(hide_password=True)
+    try:
+        if migrate:
+            upgrade(container.engine)
+        elif not is_current(container.engine):
+            raise NotMigratedError
+    except SQLAlchemyError as exc:
+        raise DatabaseError(str(exc), url=url, reason=type(exc.orig or exc).__name__) from None
+    return container
+
+
+@click.command(name="init")
+@settings_options
+@lang_option
+def init(data_dir: Path | None, database_url: str | None, lang: str | None) -> None:
+    """Database en sleutels aanmaken of bijwerken / create or update database and keys."""
+    out = out_for(lang)
+    with out.reporting():
+        settings = load_settings(data_dir, database_url)
+        container = open_container(settings, create_keys=True, migrate=True)
+        container.engine.dispose()
+        out.say(
+            N_("Ready: database {url}, keys in {keys}. Keep the keys apart from the database and back them up."),
+            url=container.engine.url.render_as_string(hide_password=True),
+            keys=str(settings.resolved_key_dir),
+        )
+
+
+@click.group(name="db")
+def db() -> None:
+    """Database beheren / manage the database."""
+
+
+@db.command(name="upgrade")
+@settings_options
+@lang_option
+def db_upgrade(data_dir: Path | None, database_url: str | None, lang: str | None) -> None:
+    """Database bijwerken naar deze versie / migrate the database to this version."""
+    out = out_for(lang)
+    with out.reporting():
+        settings = load_settings(data_dir, database_url)
+        container = open_container(settings, create_keys=True, migrate=True)
+        container.engine.dispose()
+        out.say(N_("The database is up to date."))
+
+
+@click.command(name="serve")
+@settings_options
+@click.option("--host", default=None, help="Adres om op te luisteren / address to listen on.")
+@click.option("--port", type=int, default=None, help="Poort / port.")
+@click.option("--public-url", default=None, help="Publieke URL / the URL people and apps use.")
+@lang_option
+def serve(
+    data_dir: Path | None,
+    database_url: str | None,
+    host: str | None,
+    port: int | None,
+    public_url: str | None,
+    lang: str | None,
+) -> None:
+    """De dienst starten / run the service."""
+    out = out_for(lang)
+    with out.reporting():
+        settings = load_settings(data_dir, database_url, host=host, port=port, public_url=public_url)
+        container = open_container(settings)
+    run_server(container, out)
+
+
+def run_server(container: Container, out: Out) -> None:
+    """Serve the web app until interrupted."""
+    import uvicorn  # noqa: PLC0415 - only this command needs the server
+
+    from zorgid.web.app import create_app  # noqa: PLC0415
+    from zorgid.web.observability import configure_logging  # noqa: PLC0415
+
+    settings = container.settings
+    configure_logging(json_logs=settings.environment == "production", level=settings.log_level)
+    out.say(N_("ZORG-ID is running at {url} (stop with Ctrl+C)."), url=settings.public_url)
+    uvicorn.run(
+        create_app(container),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )

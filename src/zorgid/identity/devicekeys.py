@@ -1,0 +1,57 @@
+"""Device keys (ECDSA P-256) and the signing strings of docs/protocol.md."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from zorgid.core.i18n import N_
+from zorgid.identity.errors import BadRequestError, SignatureInvalidError
+
+
+def b64decode(value: str, *, field: str) -> bytes:
+    """Decode unpadded base64url from a request, refusing anything else."""
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        raise BadRequestError(
+            f"{field} is not base64url", reason=N_("a value is not base64url.")
+        ) from None
+
+
+def b64encode(value: bytes) -> str:
+    """Unpadded base64url."""
+    return base64.urlsafe_b64encode(value).rstrip(b"=").decode("ascii")
+
+
+def load_device_key(spki_der: bytes) -> ec.EllipticCurvePublicKey:
+    """A P-256 public key from its SubjectPublicKeyInfo, or a clear refusal."""
+    try:
+        key = serialization.load_der_public_key(spki_der)
+    except (ValueError, TypeError):
+        raise BadRequestError(
+            "public key unreadable", reason=N_("the public key is not a P-256 key.")
+        ) from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise BadRequestError("public key not P-256", reason=N_("the public key is not a P-256 key."))
+    return key
+
+
+def signing_string(label: str, *values: str) -> bytes:
+    """The bytes a device signs for one protocol step (protocol.md, "Conventions")."""
+    return "\n".join((label, *values)).encode("utf-8")
+
+
+def verify_device_signature(
+    key: ec.EllipticCurvePublicKey, signature_b64: str, message: bytes
+) -> None:
+    """Check an ECDSA-SHA256 DER signature, or raise :class:`SignatureInvalidError`."""
+    signature = b64decode(signature_b64, field="signature")
+    try:
+        key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        raise SignatureInvalidError("device signature does not verify") from None

@@ -1,0 +1,367 @@
+"""People, their roles, activation codes, devices and PIN checks.
+
+The caller owns the transaction: it commits on success, and on a :class:`ZorgidError` commits
+only when the error ``keeps_changes`` (an attempt counted, a device blocked) and rolls back
+otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+
+from zorgid.audit.log import AuditLog
+from zorgid.core.i18n import N_
+from zorgid.core.tokens import hash_token, new_id, new_token, same_token
+from zorgid.identity.devicekeys import (
+    b64decode,
+    load_device_key,
+    signing_string,
+    verify_device_signature,
+)
+from zorgid.identity.errors import (
+    ActivationExpiredError,
+    ActivationLockedError,
+    ActivationUnknownError,
+    ActivationUsedError,
+    BadRequestError,
+    DeviceBlockedError,
+    DeviceRevokedError,
+    DeviceUnknownError,
+    PersonExistsError,
+    PersonInvalidError,
+    PinWaitError,
+    PinWrongError,
+)
+from zorgid.identity.models import (
+    ActivationCode,
+    Device,
+    DeviceStatus,
+    Membership,
+    Organisation,
+    Person,
+    Role,
+)
+from zorgid.identity.pin import check_pin_format, pin_mac, pin_matches
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from zorgid.core.clock import Clock
+    from zorgid.settings import Settings
+
+_EMAIL = re.compile(r"[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
+_BAD_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069<>]")
+STATUS_WINDOW = dt.timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class IssuedActivation:
+    """A new one-time activation code; ``qr_text`` is what goes in the QR code."""
+
+    activation_id: str
+    person_name: str
+    expires_at: dt.datetime
+    qr_text: str
+
+
+class IdentityService:
+    """Operations on people and devices, in one database session."""
+
+    def __init__(
+        self,
+        *,
+        session: Session,
+        clock: Clock,
+        settings: Settings,
+        pin_key: bytes,
+        audit: AuditLog,
+    ) -> None:
+        self._session = session
+        self._clock = clock
+        self._settings = settings
+        self._pin_key = pin_key
+        self._audit = audit
+
+    # -- people and roles -------------------------------------------------------------------
+
+    def add_person(self, *, name: str, email: str, actor: str, source: str) -> Person:
+        """Register a person by name and e-mail address."""
+        name = " ".join(name.split())
+        email = email.strip()
+        if not name or len(name) > 200 or _BAD_NAME_CHARS.search(name):
+            raise PersonInvalidError(
+                "bad name", reason=N_("give the full name, in plain letters (at most 200).")
+            )
+        if not _EMAIL.fullmatch(email) or len(email) > 320:
+            raise PersonInvalidError(
+                "bad e-mail", reason=N_("give a valid e-mail address, such as naam@praktijk.nl.")
+            )
+        email = email.lower()
+        if self._session.scalar(select(Person.id).where(Person.email == email)) is not None:
+            raise PersonExistsError(email=email)
+        person = Person(id=new_id(), name=name, email=email, created_at=self._clock.now())
+        self._session.add(person)
+        self._session.flush()
+        self._audit.record(
+            "person.created", actor=actor, subject=f"person:{person.id}", source=source
+        )
+        return person
+
+    def grant(
+        self,
+        person: Person,
+        role: Role,
+        *,
+        organisation: Organisation | None,
+        actor: str,
+        source: str,
+    ) -> Membership:
+        """Give ``person`` a role (for ``organisation``, or for the service when operator)."""
+        membership = Membership(
+            person=person,
+            organisation=organisation,
+            role=role,
+            created_at=self._clock.now(),
+        )
+        self._session.add(membership)
+        self._session.flush()
+        self._audit.record(
+            "membership.granted",
+            actor=actor,
+            subject=f"person:{person.id}",
+            source=source,
+            details={"role": role.value, "ura": organisation.ura if organisation else None},
+        )
+        return membership
+
+    # -- activation -------------------------------------------------------------------------
+
+    def issue_activation(self, person: Person, *, actor: str, source: str) -> IssuedActivation:
+        """A new one-time activation code for ``person``; only its hash is kept."""
+        now = self._clock.now()
+        nonce = new_token()
+        code = ActivationCode(
+            id=new_id(),
+            person_id=person.id,
+            nonce_hash=hash_token(nonce),
+            created_at=now,
+            expires_at=now + dt.timedelta(minutes=self._settings.activation_ttl_minutes),
+            failed_attempts=0,
+        )
+        self._session.add(code)
+        self._session.flush()
+        self._audit.record(
+            "activation.issued",
+            actor=actor,
+            subject=f"person:{person.id}",
+            source=source,
+            details={"activation": code.id, "expires_at": code.expires_at.isoformat()},
+        )
+        return IssuedActivation(
+            activation_id=code.id,
+            person_name=person.name,
+            expires_at=code.expires_at,
+            qr_text=f"{self._settings.public_url}/app/activeer/{code.id}#{nonce}",
+        )
+
+    def redeem_activation(  # noqa: PLR0913 - the fields of the protocol message
+        self,
+        activation_id: str,
+        *,
+        nonce: str,
+        public_key: str,
+        pin: str,
+        label: str,
+        signature: str,
+        source: str,
+    ) -> Device:
+        """Register a device for the code's person: exactly once per code, even under races."""
+        check_pin_format(pin)
+        key_der = b64decode(public_key, field="public_key")
+        key = load_device_key(key_der)
+        verify_device_signature(
+            key, signature, signing_string("zorgid-activate-v1", activation_id, nonce)
+        )
+        label = " ".join(label.split())[:100] or "app"
+        now = self._clock.now()
+        code = self._session.get(ActivationCode, activation_id, with_for_update=True)
+        if code is None:
+            raise ActivationUnknownError("no such activation code")
+        if not same_token(nonce, code.nonce_hash):
+            code.failed_attempts += 1
+            self._audit.record(
+                "activation.refused",
+                actor="anonymous",
+                subject=f"person:{code.person_id}",
+                source=source,
+                details={"activation": code.id, "reason": "wrong nonce"},
+            )
+            raise ActivationUnknownError("wrong nonce")
+        # The conditional UPDATE is the single point where a code is used: of N concurrent
+        # redemptions exactly one sees rowcount 1 (row lock on PostgreSQL, the write lock on
+        # SQLite), whatever each of them read before.
+        won = self._session.execute(
+            update(ActivationCode)
+            .where(
+                ActivationCode.id == activation_id,
+                ActivationCode.used_at.is_(None),
+                ActivationCode.expires_at > now,
+                ActivationCode.failed_attempts < self._settings.activation_nonce_tries,
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if won.rowcount != 1:  # type: ignore[attr-defined] - CursorResult of an UPDATE
+            self._session.refresh(code)
+            if code.used_at is not None:
+                raise ActivationUsedError
+            if code.failed_attempts >= self._settings.activation_nonce_tries:
+                raise ActivationLockedError
+            raise ActivationExpiredError
+        device_id = new_id()
+        salt = secrets.token_bytes(16)
+        device = Device(
+            id=device_id,
+            person_id=code.person_id,
+            public_key=key_der,
+            label=label,
+            pin_salt=salt,
+            pin_mac=pin_mac(self._pin_key, device_id, salt, pin),
+            pin_failures=0,
+            status=DeviceStatus.ACTIVE,
+            created_at=now,
+        )
+        self._session.add(device)
+        self._session.flush()
+        self._session.execute(
+            update(ActivationCode)
+            .where(ActivationCode.id == activation_id)
+            .values(device_id=device_id)
+            .execution_options(synchronize_session=False)
+        )
+        self._audit.record(
+            "activation.redeemed",
+            actor=f"device:{device_id}",
+            subject=f"person:{code.person_id}",
+            source=source,
+            details={"activation": code.id, "device": device_id},
+        )
+        return device
+
+    # -- devices and PIN --------------------------------------------------------------------
+
+    def device(self, device_id: str, *, usable: bool = True) -> Device:
+        """The device, refusing unknown ones and (when ``usable``) blocked or revoked ones."""
+        device = self._session.get(Device, device_id) if len(device_id) <= 32 else None
+        if device is None:
+            raise DeviceUnknownError
+        if usable:
+            _refuse_unusable(device)
+        return device
+
+    def device_status(self, device_id: str, *, timestamp: str, signature: str) -> Device:
+        """The device as the app asks for it, proven by a fresh signed timestamp."""
+        device = self.device(device_id, usable=False)
+        try:
+            moment = dt.datetime.fromisoformat(timestamp)
+        except ValueError:
+            raise BadRequestError(
+                "bad timestamp", reason=N_("the timestamp is not an ISO 8601 time.")
+            ) from None
+        if moment.tzinfo is None or abs(moment - self._clock.now()) > STATUS_WINDOW:
+            raise BadRequestError(
+                "stale timestamp", reason=N_("the phone's clock is off by more than 2 minutes.")
+            )
+        verify_device_signature(
+            load_device_key(device.public_key),
+            signature,
+            signing_string("zorgid-status-v1", device_id, timestamp),
+        )
+        return device
+
+    def check_pin(self, device: Device, pin: str, *, source: str) -> None:
+        """Reserve an attempt, then compare: a race cannot squeeze in an extra guess."""
+        settings = self._settings
+        now = self._clock.now()
+        # Lock the device row first (SQLite: the transaction already holds the write lock), so
+        # the count read here is the count written below, whatever runs concurrently.
+        self._session.refresh(device)
+        _refuse_unusable(device)
+        remaining = settings.pin_max_failures - device.pin_failures
+        if device.pin_next_try_at is not None and device.pin_next_try_at > now:
+            wait = int((device.pin_next_try_at - now).total_seconds() + 0.999)
+            raise PinWaitError(retry_after=wait, remaining_attempts=remaining)
+        device.pin_failures += 1
+        failures = device.pin_failures
+        if pin_matches(self._pin_key, device.id, device.pin_salt, pin, device.pin_mac):
+            device.pin_failures = 0
+            device.pin_next_try_at = None
+            device.last_used_at = now
+            return
+        subject = f"device:{device.id}"
+        if failures >= settings.pin_max_failures:
+            device.status = DeviceStatus.BLOCKED
+            device.pin_next_try_at = None
+            self._audit.record(
+                "device.blocked",
+                actor=subject,
+                subject=subject,
+                source=source,
+                details={"failures": failures},
+            )
+            raise DeviceBlockedError("too many wrong PINs")
+        if failures >= settings.pin_free_tries:
+            delay = settings.pin_backoff_seconds * 2 ** (failures - settings.pin_free_tries)
+            device.pin_next_try_at = now + dt.timedelta(seconds=delay)
+        self._audit.record(
+            "pin.wrong", actor=subject, subject=subject, source=source, details={"failures": failures}
+        )
+        raise PinWrongError(remaining_attempts=settings.pin_max_failures - failures)
+
+    def revoke_device(self, device: Device, *, actor: str, source: str) -> None:
+        """Switch a device off; the app is told to wipe itself at its next contact."""
+        if device.status is DeviceStatus.REVOKED:
+            return
+        device.status = DeviceStatus.REVOKED
+        device.revoked_at = self._clock.now()
+        self._audit.record(
+            "device.revoked", actor=actor, subject=f"device:{device.id}", source=source
+        )
+
+    def person(self, person_id: str) -> Person:
+        """A person by id (known to exist: it comes from our own rows)."""
+        person = self._session.get(Person, person_id)
+        if person is None:
+            raise DeviceUnknownError("person vanished")
+        return person
+
+
+def _refuse_unusable(device: Device) -> None:
+    if device.status is DeviceStatus.BLOCKED:
+        raise DeviceBlockedError
+    if device.status is DeviceStatus.REVOKED:
+        raise DeviceRevokedError
+
+
+def profile(person: Person) -> dict[str, object]:
+    """What the app shows under "ID": the name and every role, per organisation."""
+    return {
+        "person": {"name": person.name},
+        "memberships": [
+            {
+                "role": m.role.value,
+                "organisation": (
+                    {"ura": m.organisation.ura, "name": m.organisation.name}
+                    if m.organisation
+                    else None
+                ),
+            }
+            for m in person.memberships
+        ],
+    }

@@ -1,0 +1,176 @@
+"""Telling waiters (a browser's event stream, an app's long poll) that a login changed.
+
+A waiter subscribes *before* it reads the login's state, then waits; a change wakes it and it
+reads again. Nothing is carried in the notification but the login id: the database stays the
+only truth, and a lost or duplicated notification costs at most one extra read (waiters also
+re-read on a timeout, the polling safety net).
+
+- :class:`LocalEvents`: one process (SQLite). The change is announced after its commit.
+- :class:`PostgresEvents`: any number of nodes on one PostgreSQL. The change is announced with
+  ``pg_notify`` inside its own transaction, which PostgreSQL delivers at commit to every node
+  listening on the channel, this one included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy import event, text
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    from sqlalchemy.orm import Session
+
+CHANNEL = "zorgid_login"
+log = logging.getLogger("zorgid.login.events")
+
+
+class Subscription:
+    """A waiter's wake-up flag for one login."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def wake(self) -> None:
+        """Mark that something changed."""
+        self._event.set()
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait for a change (True) or the timeout (False); then re-arm."""
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            return False
+        finally:
+            self._event.clear()
+        return True
+
+
+class LoginEvents(Protocol):
+    """Announce changes of logins and wait for them."""
+
+    def publish(self, session: Session, login_id: str) -> None:
+        """Announce, once ``session`` commits, that ``login_id`` changed."""
+        ...
+
+    def subscribe(self, login_id: str) -> contextlib.AbstractContextManager[Subscription]:
+        """Register a waiter for ``login_id`` (in the event loop's thread)."""
+        ...
+
+    async def start(self) -> None:
+        """Start listening (called when the web app starts)."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        ...
+
+
+class LocalEvents:
+    """Waiters in this process, woken after the changing transaction commits."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, set[Subscription]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        """Remember the event loop that waiters live in."""
+        self._loop = asyncio.get_running_loop()
+
+    async def stop(self) -> None:
+        """Nothing to release."""
+        self._loop = None
+
+    @contextlib.contextmanager
+    def subscribe(self, login_id: str) -> Iterator[Subscription]:
+        """Register a waiter for ``login_id`` for the duration of the ``with`` block."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        subscription = Subscription()
+        self._waiters.setdefault(login_id, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            waiters = self._waiters.get(login_id)
+            if waiters is not None:
+                waiters.discard(subscription)
+                if not waiters:
+                    del self._waiters[login_id]
+
+    def publish(self, session: Session, login_id: str) -> None:
+        """Wake this login's waiters once ``session`` commits."""
+        event.listen(session, "after_commit", lambda _s: self.notify(login_id), once=True)
+
+    def notify(self, login_id: str) -> None:
+        """Wake the waiters of ``login_id`` (from any thread)."""
+        loop = self._loop
+        if loop is None or login_id not in self._waiters:
+            return
+        try:
+            loop.call_soon_threadsafe(self._wake, login_id)
+        except RuntimeError:  # the loop has closed: nobody is waiting any more
+            return
+
+    def _wake(self, login_id: str) -> None:
+        for subscription in self._waiters.get(login_id, ()):
+            subscription.wake()
+
+
+class PostgresEvents(LocalEvents):
+    """LISTEN/NOTIFY: a change committed on any node wakes the waiters on every node."""
+
+    def __init__(self, conninfo: str) -> None:
+        super().__init__()
+        self._conninfo = conninfo
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        """Open the listening connection (and keep it open, reconnecting when it drops)."""
+        await super().start()
+        self._ready = asyncio.Event()
+        self._task = asyncio.create_task(self._listen(), name="zorgid-login-listener")
+        await asyncio.wait_for(self._ready.wait(), timeout=10)
+
+    async def stop(self) -> None:
+        """Close the listening connection."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await super().stop()
+
+    def publish(self, session: Session, login_id: str) -> None:
+        """NOTIFY within the changing transaction: delivered at commit, dropped on rollback."""
+        session.execute(text("SELECT pg_notify(:channel, :id)"), {"channel": CHANNEL, "id": login_id})
+
+    async def _listen(self) -> None:
+        import psycopg  # noqa: PLC0415 - only PostgreSQL deployments need the async driver
+
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._conninfo, autocommit=True
+                ) as connection:
+                    await connection.execute(f"LISTEN {CHANNEL}")
+                    self._ready.set()
+                    # Changes during a reconnect were not heard: wake everyone to re-read.
+                    for login_id in list(self._waiters):
+                        self._wake(login_id)
+                    async for notification in _notifies(connection):
+                        self._wake(notification)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a dropped connection must not end listening
+                log.warning("login listener lost its connection; reconnecting", exc_info=True)
+                await asyncio.sleep(1)
+
+
+async def _notifies(connection: object) -> AsyncIterator[str]:
+    async for notification in connection.notifies():  # type: ignore[attr-defined]
+        yield notification.payload

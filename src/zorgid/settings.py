@@ -1,0 +1,133 @@
+"""Typed, frozen settings from ``ZORGID_*`` environment variables (see docs/operations.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zorgid.core.i18n import N_
+from zorgid.errors import ZorgidError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class SettingsError(ZorgidError):
+    """A ``ZORGID_*`` variable or option has a value that cannot be used."""
+
+    code = "settings_invalid"
+    message = N_("The setting {name} has a value that cannot be used: {value!r}. {reason}")
+    exit_code = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything the service needs to know, read once at start-up."""
+
+    #: Where the default SQLite database and the keys live.
+    data_dir: Path = Path("zorgid-data")
+    #: SQLAlchemy URL; empty means ``sqlite:///{data_dir}/zorgid.sqlite3``.
+    database_url: str = ""
+    #: Holds ``pin.key`` and ``secret.key``; empty means ``{data_dir}/keys``. Keep it apart from
+    #: the database (another disk, a secrets mount): a leaked database alone must reveal no PIN.
+    key_dir: Path | None = None
+    #: The base URL people and apps reach the service on (QR codes point here).
+    public_url: str = "http://127.0.0.1:8000"
+    #: The name the app shows when this service asks for a login.
+    service_name: str = "ZORG-ID"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: ``development`` (readable logs) or ``production`` (JSON logs).
+    environment: str = "development"
+    log_level: str = "info"
+    #: Cookies carry ``Secure``; turn off only for plain-HTTP hosts other than localhost.
+    cookie_secure: bool = True
+    activation_ttl_minutes: int = 60
+    login_ttl_seconds: int = 120
+    session_ttl_minutes: int = 480
+    pin_free_tries: int = 3
+    pin_backoff_seconds: int = 60
+    pin_max_failures: int = 6
+    login_code_tries: int = 3
+    activation_nonce_tries: int = 5
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, with the SQLite default filled in."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'zorgid.sqlite3'}"
+
+    @property
+    def resolved_key_dir(self) -> Path:
+        """The key directory, with the default filled in."""
+        return self.key_dir or self.data_dir / "keys"
+
+    @property
+    def public_host(self) -> str:
+        """The host (and port) part of the public URL, as the app shows it."""
+        return self.public_url.split("://", 1)[-1].split("/", 1)[0]
+
+    def replace(self, **changes: Any) -> Settings:  # noqa: ANN401 - same types as the fields
+        """A copy with some fields changed (command options override the environment)."""
+        return dataclasses.replace(self, **changes)
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from ``ZORGID_<FIELD>`` variables; unset ones keep their defaults."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(Settings):
+        name = f"ZORGID_{field.name.upper()}"
+        raw = environ.get(name)
+        if raw is None or raw == "":
+            continue
+        values[field.name] = _convert(name, raw, str(field.type))
+    settings = Settings(**values)
+    _check(settings)
+    return settings
+
+
+def _convert(name: str, raw: str, kind: str) -> object:
+    if kind == "int":
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(name=name, value=raw, reason=N_("Give a whole number.")) from None
+        if value < 0:
+            raise SettingsError(name=name, value=raw, reason=N_("Give a whole number."))
+        return value
+    if kind == "bool":
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(name=name, value=raw, reason=N_("Give true or false."))
+    if kind in {"Path", "Path | None"}:
+        return Path(raw)
+    return raw
+
+
+def _check(settings: Settings) -> None:
+    if not settings.public_url.startswith(("http://", "https://")) or settings.public_url.endswith(
+        "/"
+    ):
+        raise SettingsError(
+            name="ZORGID_PUBLIC_URL",
+            value=settings.public_url,
+            reason=N_("Give a URL starting with https:// (or http://), without a trailing /."),
+        )
+    if settings.environment not in {"development", "production"}:
+        raise SettingsError(
+            name="ZORGID_ENVIRONMENT",
+            value=settings.environment,
+            reason=N_("Give development or production."),
+        )
+    if settings.pin_free_tries < 1 or settings.pin_max_failures <= settings.pin_free_tries:
+        raise SettingsError(
+            name="ZORGID_PIN_MAX_FAILURES",
+            value=str(settings.pin_max_failures),
+            reason=N_("It must be larger than ZORGID_PIN_FREE_TRIES, which must be at least 1."),
+        )

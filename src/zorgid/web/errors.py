@@ -1,0 +1,153 @@
+"""Turning errors into responses: a status, a stable code, a message in the person's language.
+
+Services raise :class:`~zorgid.errors.ZorgidError`; only this module knows HTTP. The app API
+(``/api/...``) answers JSON (docs/protocol.md, "Conventions"); pages answer a readable page.
+Nothing reaches the person as a traceback or a bare 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from zorgid.core.i18n import N_, translate
+from zorgid.errors import ZorgidError
+from zorgid.web.language import request_language
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.requests import Request
+
+log = logging.getLogger("zorgid.web")
+
+STATUS = {
+    "bad_request": 400,
+    "signature_invalid": 400,
+    "pin_format": 400,
+    "login_code_wrong": 400,
+    "pin_wrong": 401,
+    "session_invalid": 401,
+    "device_blocked": 403,
+    "device_revoked": 403,
+    "csrf_invalid": 403,
+    "activation_unknown": 404,
+    "device_unknown": 404,
+    "login_unknown": 404,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "activation_used": 409,
+    "login_taken": 409,
+    "login_state": 409,
+    "login_failed": 409,
+    "activation_expired": 410,
+    "login_expired": 410,
+    "too_large": 413,
+    "activation_locked": 429,
+    "pin_wait": 429,
+    "rate_limited": 429,
+}
+
+
+class CsrfError(ZorgidError):
+    """A form arrived without the token of the page it came from."""
+
+    code = "csrf_invalid"
+    message = N_("This form has expired or did not come from this site. Reload the page and try again.")
+
+
+class NotFoundError(ZorgidError):
+    """No such page."""
+
+    code = "not_found"
+    message = N_("This page does not exist.")
+
+
+class MethodError(ZorgidError):
+    """The address exists, but not for this kind of request."""
+
+    code = "method_not_allowed"
+    message = N_("This address does not accept this kind of request.")
+
+
+class InvalidRequestError(ZorgidError):
+    """The request's body or parameters do not have the expected shape."""
+
+    code = "bad_request"
+    message = N_("The request is not valid: {reason}")
+
+
+class InternalServerError(ZorgidError):
+    """A defect: logged in full, shown as an apology with a reference."""
+
+    code = "internal_error"
+    message = N_("Something went wrong on our side. Please try again in a moment.")
+
+
+def wants_json(request: Request) -> bool:
+    """The app API and clients that ask for JSON get JSON."""
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
+        "accept", ""
+    )
+
+
+def error_body(error: ZorgidError, lang: str) -> dict[str, Any]:
+    """The protocol's error object."""
+    body: dict[str, Any] = {"code": error.code, "message": error.public_message(lang)}
+    for key in ("remaining_attempts", "retry_after"):
+        if key in error.params:
+            body[key] = error.params[key]
+    return {"error": body}
+
+
+def error_response(request: Request, error: ZorgidError, status: int | None = None) -> Response:
+    """The response for ``error``: JSON for the API, a page otherwise."""
+    status = status or STATUS.get(error.code, 400)
+    lang = request_language(request)
+    headers = {}
+    if "retry_after" in error.params:
+        headers["Retry-After"] = str(error.params["retry_after"])
+    if wants_json(request):
+        return JSONResponse(error_body(error, lang), status_code=status, headers=headers)
+    from zorgid.web.pages import render  # noqa: PLC0415 - pages import this module
+
+    return render(
+        request,
+        "error.html",
+        {"title": translate(N_("Something is not right"), lang), "message": error.public_message(lang), "code": error.code},
+        status=status,
+        headers=headers,
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+
+    async def on_zorgid_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ZorgidError)  # noqa: S101 - registered for this class only
+        return error_response(request, exc)
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)  # noqa: S101
+        fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) or "body" for e in exc.errors()})
+        return error_response(request, InvalidRequestError(str(exc.errors())[:500], reason=", ".join(fields)[:200]))
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+        if exc.status_code == 405:  # noqa: PLR2004 - the HTTP status
+            return error_response(request, MethodError(), 405)
+        if exc.status_code == 404:  # noqa: PLR2004
+            return error_response(request, NotFoundError(), 404)
+        return error_response(request, InvalidRequestError(str(exc.detail), reason=str(exc.status_code)), exc.status_code)
+
+    async def on_defect(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error", exc_info=exc)
+        return error_response(request, InternalServerError(), 500)
+
+    app.add_exception_handler(ZorgidError, on_zorgid_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_defect)

@@ -1,0 +1,61 @@
+"""Rendering pages: Jinja2 with autoescaping, texts through gettext in the person's language."""
+
+from __future__ import annotations
+
+from functools import cache, partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.responses import HTMLResponse
+
+from zorgid.core.i18n import translate
+from zorgid.web.language import LANG_COOKIE, request_language
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from starlette.requests import Request
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+
+@cache
+def environment() -> Environment:
+    """The one template environment (built on first use, not at import)."""
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        auto_reload=False,
+    )
+
+
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """A page in the request's language; ``_`` in templates translates an English msgid."""
+    lang = request_language(request)
+    container = request.app.state.container
+    html = environment().get_template(template).render(
+        {
+            "_": partial(translate, lang=lang),
+            "lang": lang,
+            "other_lang": "en" if lang == "nl" else "nl",
+            "service_name": container.settings.service_name,
+            "path": request.url.path,
+            **context,
+        }
+    )
+    response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
+    if request.query_params.get("lang") == lang:
+        response.set_cookie(
+            LANG_COOKIE, lang, max_age=31536000, httponly=True, samesite="lax",
+            secure=container.settings.cookie_secure,
+        )
+    return response

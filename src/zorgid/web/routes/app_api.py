@@ -1,0 +1,181 @@
+"""The app API (docs/protocol.md): activation, device status and the app's side of QR login."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
+
+from zorgid.identity.service import profile
+from zorgid.web.client import client_ip
+
+if TYPE_CHECKING:
+    from zorgid.bootstrap import Container
+
+router = APIRouter(prefix="/api/app/v1")
+
+Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{22}$")]
+Token = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+B64 = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,400}$")]
+WAIT_SECONDS = 25.0
+
+
+class Strict(BaseModel):
+    """Request bodies refuse unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ActivationRequest(Strict):
+    """``POST /activations/{id}``."""
+
+    nonce: Token
+    public_key: B64
+    pin: Annotated[str, Field(max_length=16)]
+    label: Annotated[str, Field(max_length=100)] = "app"
+    signature: B64
+
+
+class StatusRequest(Strict):
+    """``POST /devices/{id}/status``."""
+
+    timestamp: Annotated[str, Field(max_length=40)]
+    signature: B64
+
+
+class ScanRequest(Strict):
+    """``POST /logins/{id}/scan``."""
+
+    nonce: Token
+    device_id: Token
+    signature: B64
+
+
+class WaitRequest(Strict):
+    """``POST /logins/{id}/wait``."""
+
+    nonce: Token
+    device_id: Token
+
+
+class AnswerRequest(Strict):
+    """``POST /logins/{id}/answer``."""
+
+    device_id: Token
+    decision: Literal["approve", "decline"]
+    pin: Annotated[str, Field(max_length=16)] | None = None
+    signature: B64
+
+
+def _container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+def _zulu(moment: object) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[attr-defined]
+
+
+@router.post("/activations/{activation_id}", status_code=201)
+def activate(activation_id: Id, body: ActivationRequest, request: Request) -> dict[str, object]:
+    """Redeem a one-time activation code and register the app's device key and PIN."""
+    container = _container(request)
+    with container.unit_of_work() as session:
+        identity = container.identity(session)
+        device = identity.redeem_activation(
+            activation_id,
+            nonce=body.nonce,
+            public_key=body.public_key,
+            pin=body.pin,
+            label=body.label,
+            signature=body.signature,
+            source=client_ip(request),
+        )
+        person = identity.person(device.person_id)
+        return {"device_id": device.id, "status": device.status.value,
+                "service": _service(container), **profile(person)}
+
+
+@router.post("/devices/{device_id}/status")
+def device_status(device_id: Id, body: StatusRequest, request: Request) -> dict[str, object]:
+    """What the app shows under "ID"; a switched-off device is told to wipe itself."""
+    container = _container(request)
+    with container.unit_of_work() as session:
+        identity = container.identity(session)
+        device = identity.device_status(
+            device_id, timestamp=body.timestamp, signature=body.signature
+        )
+        person = identity.person(device.person_id)
+        answer: dict[str, object] = {"device_id": device.id, "status": device.status.value,
+                                     "service": _service(container), **profile(person)}
+        if device.status.value != "active":
+            answer["wipe"] = True
+        return answer
+
+
+@router.post("/logins/{login_id}/scan")
+def scan(login_id: Id, body: ScanRequest, request: Request) -> dict[str, object]:
+    """The app scanned a login QR: who asks, and the code to type in the browser."""
+    container = _container(request)
+    with container.unit_of_work() as session:
+        result = container.login(session).scan(
+            login_id, nonce=body.nonce, device_id=body.device_id, signature=body.signature
+        )
+    return {
+        "service": {"name": result.service_name, "host": result.host},
+        "requested_at": _zulu(result.requested_at),
+        "expires_at": _zulu(result.expires_at),
+        "browser": {"ip": result.client_ip, "user_agent": result.user_agent},
+        "code": result.code,
+    }
+
+
+@router.post("/logins/{login_id}/wait")
+async def wait(login_id: Id, body: WaitRequest, request: Request) -> JSONResponse:
+    """Long poll until the browser typed the code (or the login ended)."""
+    container = _container(request)
+
+    def read() -> tuple[str, str | None]:
+        with container.unit_of_work() as session:
+            return container.login(session).app_state(
+                login_id, nonce=body.nonce, device_id=body.device_id
+            )
+
+    deadline = time.monotonic() + WAIT_SECONDS
+    with container.events.subscribe(login_id) as subscription:
+        while True:
+            state, challenge = await run_in_threadpool(read)
+            remaining = deadline - time.monotonic()
+            if state != "scanned" or remaining <= 0:
+                break
+            await subscription.wait(min(remaining, 5.0))
+    answer: dict[str, object] = {"state": state}
+    if challenge is not None:
+        answer["challenge"] = challenge
+    return JSONResponse(answer)
+
+
+@router.post("/logins/{login_id}/answer")
+def answer(login_id: Id, body: AnswerRequest, request: Request) -> dict[str, object]:
+    """The app approves with the PIN and its device signature, or declines."""
+    container = _container(request)
+    with container.unit_of_work() as session:
+        person = container.login(session).answer(
+            login_id,
+            device_id=body.device_id,
+            decision=body.decision,
+            pin=body.pin,
+            signature=body.signature,
+            source=client_ip(request),
+        )
+        if person is None:
+            return {"state": "declined"}
+        return {"state": "approved", **profile(person)}
+
+
+def _service(container: Container) -> dict[str, str]:
+    return {"name": container.settings.service_name, "url": container.settings.public_url}

@@ -1,0 +1,47 @@
+"""For the people who run the service: liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.responses import JSONResponse, Response
+
+from zorgid.db.migrate import is_current
+
+if TYPE_CHECKING:
+    from zorgid.bootstrap import Container
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+def health() -> dict[str, str]:
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def ready(request: Request) -> Response:
+    """The database answers and its schema is current: send traffic here."""
+    container: Container = request.app.state.container
+    try:
+        with container.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        current = is_current(container.engine)
+    except SQLAlchemyError:
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    if not current:
+        return JSONResponse({"status": "unavailable", "database": "not migrated"}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    """Prometheus metrics of this process."""
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )

@@ -1,0 +1,258 @@
+"""The portal's pages: QR login for a browser that is not logged in, and the home page after."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Annotated
+
+import segno
+from fastapi import APIRouter, Form, Path, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+
+from zorgid.errors import ZorgidError
+from zorgid.login.errors import SessionInvalidError
+from zorgid.web.client import client_ip, user_agent
+from zorgid.web.errors import CsrfError, error_response, wants_json
+from zorgid.web.language import request_language
+from zorgid.web.pages import render
+from zorgid.web.security import csrf_ok, csrf_token
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from zorgid.bootstrap import Container
+    from zorgid.identity.models import Person
+
+router = APIRouter()
+
+LOGIN_COOKIE = "zorgid_login"
+SESSION_COOKIE = "zorgid_session"
+Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{22}$")]
+Field = Annotated[str, Form(max_length=100)]
+STREAM_SECONDS = 300.0
+ROLE_NAMES = {
+    "operator": "Operator",
+    "administrator": "Portal administrator",
+    "beheerder": "Portal beheerder",
+    "gebruiker": "User",
+}
+
+
+def _container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+def _login_path(login_id: str) -> str:
+    return f"/login/{login_id}"
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    """The person's portal when logged in; otherwise a new QR login."""
+    container = _container(request)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        try:
+            with container.unit_of_work() as session:
+                person = container.login(session).portal_person(token)
+                return render(request, "home.html", _home_context(container, person, token))
+        except SessionInvalidError:
+            pass
+    with container.unit_of_work() as session:
+        started = container.login(session).start(
+            client_ip=client_ip(request), user_agent=user_agent(request)
+        )
+    response = render(
+        request,
+        "login.html",
+        {
+            "login_id": started.login_id,
+            "qr_text": started.qr_text,
+            "csrf": csrf_token(container.keys.secret, started.browser_secret),
+            "expires_in": container.settings.login_ttl_seconds,
+        },
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        started.browser_secret,
+        max_age=container.settings.login_ttl_seconds + 60,
+        path=_login_path(started.login_id),
+        httponly=True,
+        secure=container.settings.cookie_secure,
+        samesite="strict",
+    )
+    if token:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _home_context(container: Container, person: Person, token: str) -> dict[str, object]:
+    return {
+        "person": person,
+        "memberships": [
+            {"role": ROLE_NAMES[m.role.value], "organisation": m.organisation}
+            for m in person.memberships
+        ],
+        "csrf": csrf_token(container.keys.secret, token),
+    }
+
+
+@router.get("/login/{login_id}/qr.svg")
+def qr_image(login_id: Id, request: Request) -> Response:
+    """The QR as an image, for browsers without JavaScript (the page draws it otherwise)."""
+    del login_id
+    text = request.query_params.get("t", "")
+    container = _container(request)
+    if not text.startswith(f"{container.settings.public_url}/app/login/") or len(text) > 200:
+        return error_response(request, CsrfError("bad qr text"), 400)
+    svg = segno.make(text, error="m").svg_inline(scale=6, border=4)
+    return Response(svg, media_type="image/svg+xml")
+
+
+@router.get("/login/{login_id}/status")
+def status(login_id: Id, request: Request) -> Response:
+    """The login's state as JSON (the polling fallback of the event stream)."""
+    container = _container(request)
+    secret = request.cookies.get(LOGIN_COOKIE, "")
+    with container.unit_of_work() as session:
+        state = container.login(session).browser_state(login_id, secret)
+    return JSONResponse({"state": str(state)})
+
+
+@router.get("/login/{login_id}/events")
+async def events(login_id: Id, request: Request) -> Response:
+    """Server-sent events: one ``state`` event per change, until the login ends."""
+    container = _container(request)
+    secret = request.cookies.get(LOGIN_COOKIE, "")
+
+    def read() -> str:
+        with container.unit_of_work() as session:
+            return str(container.login(session).browser_state(login_id, secret))
+
+    first = await run_in_threadpool(read)  # refuses an unknown login or another browser
+
+    async def stream() -> AsyncIterator[bytes]:
+        deadline = time.monotonic() + STREAM_SECONDS
+        last = None
+        state = first
+        with container.events.subscribe(login_id) as subscription:
+            yield b"retry: 2000\n\n"
+            while True:
+                if state != last:
+                    yield f"event: state\ndata: {json.dumps({'state': state})}\n\n".encode()
+                    last = state
+                if state in {"approved", "completed", "declined", "failed", "expired"}:
+                    return
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or await request.is_disconnected():
+                    return
+                await subscription.wait(min(remaining, 5.0))
+                state = await run_in_threadpool(read)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/login/{login_id}")
+def login_page(login_id: Id, request: Request) -> Response:
+    """Where a browser without JavaScript lands after typing the code."""
+    container = _container(request)
+    secret = request.cookies.get(LOGIN_COOKIE, "")
+    try:
+        with container.unit_of_work() as session:
+            state = str(container.login(session).browser_state(login_id, secret))
+    except ZorgidError:
+        return RedirectResponse("/", status_code=303)
+    if state == "pending":
+        return RedirectResponse("/", status_code=303)
+    return render(
+        request,
+        "login_wait.html",
+        {"login_id": login_id, "state": state, "csrf": csrf_token(container.keys.secret, secret)},
+    )
+
+
+@router.post("/login/{login_id}/code")
+def enter_code(login_id: Id, request: Request, code: Field = "", csrf: Field = "") -> Response:
+    """The browser types the code its app shows."""
+    container = _container(request)
+    secret = request.cookies.get(LOGIN_COOKIE, "")
+    try:
+        if not csrf_ok(container.keys.secret, secret, csrf):
+            raise CsrfError
+        with container.unit_of_work() as session:
+            container.login(session).enter_code(login_id, secret, code, source=client_ip(request))
+    except ZorgidError as error:
+        if wants_json(request):
+            return error_response(request, error)
+        return render(
+            request,
+            "login_wait.html",
+            {
+                "login_id": login_id,
+                "state": "scanned",
+                "error": error.public_message(request_language(request)),
+                "csrf": csrf,
+            },
+            status=400,
+        )
+    if wants_json(request):
+        return JSONResponse({"state": "confirmed"})
+    return RedirectResponse(_login_path(login_id), status_code=303)
+
+
+@router.post("/login/{login_id}/complete")
+def complete(login_id: Id, request: Request, csrf: Field = "") -> Response:
+    """An approved login's browser gets a brand-new session cookie."""
+    container = _container(request)
+    secret = request.cookies.get(LOGIN_COOKIE, "")
+    if not csrf_ok(container.keys.secret, secret, csrf):
+        raise CsrfError
+    with container.unit_of_work() as session:
+        new = container.login(session).complete(login_id, secret, source=client_ip(request))
+    response: Response
+    if wants_json(request):
+        response = JSONResponse({"state": "completed", "next": "/"})
+    else:
+        response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        new.token,
+        max_age=container.settings.session_ttl_minutes * 60,
+        path="/",
+        httponly=True,
+        secure=container.settings.cookie_secure,
+        samesite="strict",
+    )
+    response.delete_cookie(LOGIN_COOKIE, path=_login_path(login_id))
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Field = "") -> Response:
+    """End the portal session everywhere."""
+    container = _container(request)
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if not csrf_ok(container.keys.secret, token, csrf):
+        raise CsrfError
+    with container.unit_of_work() as session:
+        container.login(session).end_portal_session(token, source=client_ip(request))
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/app/login/{login_id}")
+@router.get("/app/activeer/{login_id}")
+def app_link(login_id: Id, request: Request) -> Response:
+    """A QR opened by an ordinary camera app: explain that the ZORG-ID app is needed."""
+    del login_id
+    return render(request, "app_link.html", {})
+
+
