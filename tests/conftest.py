@@ -3,4 +3,6 @@
 from __future__ import annotations
 
 #: ``softhsm_token``: a throw-away SoftHSM2 PKCS#11 token (tests/softhsm.py).
-pytest_plugins = ["tests.softhsm"]
+#: ``database_url``, ``clock``, ``settings``, ``container``: a fresh migrated database per test,
+#: on SQLite and PostgreSQL, and a hand-moved clock (tests/support/db.py).
+pytest_plugins = ["tests.softhsm", "tests.support.db", "tests.support.server"]

@@ -20,7 +20,6 @@ from zorgid.audit.models import AuditEvent, AuditHead
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterable
 
     from sqlalchemy.orm import Session
 
@@ -100,11 +99,25 @@ class ChainReport:
 
 def verify_chain(session: Session) -> ChainReport:
     """Walk the whole chain in order and check every link and the head."""
-    events: Iterable[AuditEvent] = session.execute(
-        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
-    ).scalars()
+    # Plain rows, not ORM objects: each row is decoded only when the walk reaches it, so a value
+    # tampered into something unreadable (not JSON, not a time) is reported at its place in the
+    # chain instead of ending the walk with an exception (and no identity map fills up).
+    rows = iter(
+        session.execute(
+            select(*AuditEvent.__table__.columns)
+            .order_by(AuditEvent.seq)
+            .execution_options(yield_per=1000)
+        )
+    )
     prev, expected_seq, count = GENESIS, 1, 0
-    for event in events:
+    while True:
+        try:
+            row = next(rows, None)
+        except (ValueError, TypeError):
+            return ChainReport(count + 1, expected_seq, "an event cannot be read any more")
+        if row is None:
+            break
+        event = AuditEvent(**row._asdict())
         count += 1
         if event.seq != expected_seq:
             return ChainReport(count, expected_seq, f"event {expected_seq} is missing")
@@ -116,7 +129,11 @@ def verify_chain(session: Session) -> ChainReport:
     head = session.get(AuditHead, 1)
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
     if head_seq != count or head_hash != prev:
-        return ChainReport(count, count + 1 if head_seq > count else count, "events at the end were removed or the head was changed")
+        return ChainReport(
+            count,
+            count + 1 if head_seq > count else count,
+            "events at the end were removed or the head was changed",
+        )
     return ChainReport(count, None, "")
 
 

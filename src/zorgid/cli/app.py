@@ -7,7 +7,7 @@ docs/protocol.md; the work is done by :mod:`zorgid.mobileapp.service`.
 
 from __future__ import annotations
 
-import datetime as dt
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,7 @@ from zorgid.mobileapp.errors import (
     PinMismatchError,
     PinMissingError,
     PinWrongError,
-    ServiceRefusal,
+    ServiceRefusedError,
 )
 from zorgid.mobileapp.keystore import Home
 from zorgid.mobileapp.pin import check_new_pin, check_pin_format
@@ -32,6 +32,7 @@ from zorgid.mobileapp.qr import QrKind, expect_kind, read_source
 from zorgid.mobileapp.service import IdReport, MobileApp, PendingLogin
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Callable
 
     from zorgid.errors import ZorgidError
@@ -234,11 +235,13 @@ def show_id(options: AppOptions, *, as_json: bool, lang: str | None) -> None:
     problem = report.problem
     if report.status == "not_activated":
         problem = NotActivatedError(str(options.home), home=str(options.home))
-    failed = report.status == "not_activated" or report.wiped or isinstance(problem, ServiceRefusal)
+    failed = (
+        report.status == "not_activated" or report.wiped or isinstance(problem, ServiceRefusedError)
+    )
     if as_json:
         out.emit_json(_id_json(out, report, problem))
     elif report.status == "not_activated" and problem is not None:
-        click.echo(problem.public_message(out.lang), err=True)
+        _warn(out, problem)
     else:
         _print_report(out, report, problem)
     if failed:
@@ -290,7 +293,7 @@ def _print_report(out: Out, report: IdReport, problem: ZorgidError | None) -> No
         _print_identity(out, identity, report.service_url, status=report.status)
     message = _problem_text(out, report, problem)
     if message:
-        click.echo(message, err=isinstance(problem, ServiceRefusal) or report.wiped)
+        click.echo(message, err=isinstance(problem, ServiceRefusedError) or report.wiped)
 
 
 def _print_identity(
@@ -316,7 +319,7 @@ def _print_identity(
 
 
 def _read_pin_line(check: Callable[[str], str]) -> str:
-    line = click.get_text_stream("stdin").readline(_PIN_LINE_LIMIT)
+    line = sys.stdin.readline(_PIN_LINE_LIMIT)
     if not line:
         raise PinMissingError("end of input", reason=N_("There is no PIN on standard input."))
     return check(line.strip())

@@ -1,6 +1,8 @@
-"""``zorgid demo``: a guided walk through the validation tool on the test PKI.
+"""``zorgid demo``: the whole service on one machine; ``zorgid demo validatietool``: a tour.
 
-Each step prints what it is for in plain words, shows the exact command a technical
+``zorgid demo`` makes a test PKI, a database, keys and a demo operator with a one-time activation
+QR, prints what to do next, and runs the service. The tour walks through the validation tool:
+each step prints what it is for in plain words, shows the exact command a technical
 administrator would type, and runs it, so that a newcomer learns the real commands.
 """
 
@@ -10,15 +12,22 @@ import base64
 import secrets
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import click
+import segno
 
 from zorgid.cli.output import Out, lang_option, out_for, stdin_is_terminal
+from zorgid.cli.service import open_container, run_server
+from zorgid.core.clock import SystemClock
 from zorgid.core.i18n import N_
 from zorgid.errors import ZorgidError
+from zorgid.identity.models import Role
+from zorgid.pki.testpki import TestPki, write_test_pki
+from zorgid.settings import Settings
 
 
 def _run(out: Out, args: list[str], *, pause: bool) -> int:
@@ -63,18 +72,18 @@ def _step(out: Out, number: int, title: str, text: str) -> None:
     click.echo(out._(text))
 
 
-@click.command()
+@click.command(name="validatietool")
 @click.option(
     "--dir",
     "directory",
     type=click.Path(path_type=Path, file_okay=False),
-    default=Path("zorgid-demo"),
+    default=Path("zorgid-demo-validatietool"),
     show_default=True,
     help="Map voor de demobestanden / folder for the demo's files (replaced).",
 )
 @click.option("--no-pause", is_flag=True, help="Niet wachten tussen stappen / do not pause.")
 @lang_option
-def demo(directory: Path, no_pause: bool, lang: str | None) -> None:  # noqa: FBT001 - click flag
+def validatietool_tour(directory: Path, no_pause: bool, lang: str | None) -> None:  # noqa: FBT001
     """Rondleiding door de validatietool / a guided tour of the validation tool."""
     out = out_for(lang)
     pause = not no_pause
@@ -248,3 +257,123 @@ def demo(directory: Path, no_pause: bool, lang: str | None) -> None:  # noqa: FB
     click.echo(
         out._(N_("Run the commands yourself as: {command} validatietool --help"), command=own)
     )
+
+
+def _zorgid_command() -> str:
+    """How the person can run zorgid from here (the venv's script, relative when possible)."""
+    script = Path(sys.argv[0])
+    if script.name == "zorgid" and script.exists():
+        try:
+            return str(script.resolve().relative_to(Path.cwd()))
+        except ValueError:
+            return str(script)
+    return "zorgid"
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+class PortTakenError(ZorgidError):
+    """Another program listens on the demo's port."""
+
+    code = "port_taken"
+    message = N_(
+        "Port {port} is already in use (is another demo still running?). Stop that program, or "
+        "choose another port: make demo PORT=8001, or zorgid demo --port 8001."
+    )
+    exit_code = 2
+
+
+@click.group(invoke_without_command=True)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("zorgid-demo"),
+    show_default=True,
+    help="Map voor de demobestanden / folder for the demo's files (replaced).",
+)
+@click.option("--port", type=int, default=8000, show_default=True, help="Poort / port.")
+@lang_option
+@click.pass_context
+def demo(ctx: click.Context, directory: Path, port: int, lang: str | None) -> None:
+    """De hele dienst op deze computer / the whole service on this machine."""
+    if ctx.invoked_subcommand is not None:
+        return
+    out = out_for(lang)
+    host = "127.0.0.1"
+    url = f"http://{host}:{port}"
+    with out.reporting():
+        if not _port_free(host, port):
+            raise PortTakenError(port=port)
+        _fresh_demo_directory(directory)
+        write_test_pki(directory / "test-pki", TestPki(now=SystemClock().now()))
+        settings = Settings(data_dir=directory, public_url=url, host=host, port=port)
+        container = open_container(settings, create_keys=True, migrate=True)
+        with container.unit_of_work() as session:
+            identity = container.identity(session)
+            person = identity.add_person(
+                name="Olga de Operator", email="operator@zorgid.example", actor="demo", source="cli"
+            )
+            identity.grant(person, Role.OPERATOR, organisation=None, actor="demo", source="cli")
+            issued = identity.issue_activation(person, actor="demo", source="cli")
+    png = directory / "activatie-operator.png"
+    qr = segno.make(issued.qr_text, error="m")
+    qr.save(str(png), kind="png", scale=8, border=4)
+    zorgid = _zorgid_command()
+    phone = directory / "telefoon"
+    click.secho(out._(N_("ZORG-ID demo: the service runs on this computer")), bold=True)
+    click.echo(
+        out._(
+            N_(
+                "Made in {dir}: a database, the service's keys, a test PKI and a demo operator, "
+                "Olga de Operator, with a one-time activation QR code ({png}). The app on your "
+                "phone is played by '{zorgid} app', with its files in {phone}."
+            ),
+            dir=directory, png=png, zorgid=zorgid, phone=phone,
+        )
+    )
+    steps = [
+        N_(
+            "Open a second terminal in this folder and activate the app with the QR code:\n"
+            "     {zorgid} app --home {phone} activate {png}\n"
+            "   Choose a PIN of five digits (you type it twice). The app then shows your name."
+        ),
+        N_("Open {url} in your browser. It shows a QR code to log in."),
+        N_(
+            "Scan it with the app: save the QR code as an image (right-click it, or take a "
+            "screenshot), or open 'Cannot scan?' under it and copy the text. Then:\n"
+            "     {zorgid} app --home {phone} login <image file or text>\n"
+            "   The app shows who is asking and a code of six digits."
+        ),
+        N_("Type that code in the browser, then enter your PIN in the app."),
+        N_(
+            "The browser shows your name and your role, Operator. Under 'ID' the app shows the "
+            "same: {zorgid} app --home {phone} id"
+        ),
+    ]
+    for number, step in enumerate(steps, 1):
+        click.echo(f"\n{number}. " + out._(step, zorgid=zorgid, phone=phone, png=png, url=url))
+    click.echo(
+        "\n"
+        + out._(
+            N_(
+                "The service keeps running here; stop it with Ctrl+C. Running the demo again "
+                "starts afresh. The validation tool has a tour of its own: {zorgid} demo "
+                "validatietool"
+            ),
+            zorgid=zorgid,
+        )
+        + "\n"
+    )
+    run_server(container, out)
+
+
+demo.add_command(validatietool_tour)

@@ -291,7 +291,7 @@ class IdentityService:
         now = self._clock.now()
         # Lock the device row first (SQLite: the transaction already holds the write lock), so
         # the count read here is the count written below, whatever runs concurrently.
-        self._session.refresh(device)
+        self._session.refresh(device, with_for_update=True)
         _refuse_unusable(device)
         remaining = settings.pin_max_failures - device.pin_failures
         if device.pin_next_try_at is not None and device.pin_next_try_at > now:

@@ -3,8 +3,8 @@
 ``AppClient("https://zorgid.example")`` talks to ``https://zorgid.example/api/app/v1/``. Pass
 ``http=`` to use another :class:`httpx.Client` (a Starlette ``TestClient`` runs the service
 in-process). Every answer is checked against the protocol; what does not fit becomes a
-:class:`ServiceResponseError`, a protocol error a :class:`ServiceRefusal` carrying the service's
-code, and no connection a :class:`ServiceUnreachableError`.
+:class:`ServiceResponseError`, a protocol error a :class:`ServiceRefusedError` carrying the
+service's code, and no connection a :class:`ServiceUnreachableError`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from zorgid.core.i18n import N_, Message
 from zorgid.mobileapp.errors import (
     SERVICE_CODE,
     ServiceError,
-    ServiceRefusal,
+    ServiceRefusedError,
     ServiceResponseError,
     ServiceTimeoutError,
     ServiceUnreachableError,
@@ -189,7 +189,7 @@ class AppClient:
                 status = response.status_code
                 data = _read_capped(response)
                 content_type = response.headers.get("content-type", "")
-                headers = response.headers
+                answer_headers = response.headers
         except httpx.TimeoutException as exc:
             raise self._unreachable(
                 ServiceTimeoutError, exc, N_("it did not answer in time")
@@ -205,7 +205,9 @@ class AppClient:
         except _TooLargeError:
             raise self._unexpected("answer too large", N_("an answer that is too large")) from None
         if _HTTP_ERROR_FIRST <= status < _HTTP_SERVER_ERROR_FIRST:
-            raise self._refusal(status, _json(data) if _is_json(content_type) else None, headers)
+            raise self._refusal(
+                status, _json(data) if _is_json(content_type) else None, answer_headers
+            )
         # Redirects are not followed: the app talks only to the URL its QR code named.
         if not _HTTP_OK_FIRST <= status < _HTTP_OK_END:
             raise self._unexpected(
@@ -236,7 +238,7 @@ class AppClient:
             )
         message = error.get("message")
         top = parsed if isinstance(parsed, dict) else {}
-        return ServiceRefusal.for_code(code)(
+        return ServiceRefusedError.for_code(code)(
             f"HTTP {status} {code}",
             server_message=clean_text(message, limit=500) if isinstance(message, str) else "",
             remaining_attempts=_count(error, top, "remaining_attempts"),
@@ -287,6 +289,6 @@ def _count(
     for value in (error.get(key), top.get(key), header):
         if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 10:  # noqa: PLR2004
             return int(value)
-        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9:  # noqa: PLR2004
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9:
             return value
     return None

@@ -1,4 +1,6 @@
-"""What can go wrong in the reference app, as one tree under :class:`AppError`::
+"""What can go wrong in the reference app: one tree under :class:`AppError`.
+
+::
 
     AppError
     ├── QrError                       (the SOURCE: image, QR code, pointer URL)
@@ -25,13 +27,13 @@
         ├── ServiceUnreachableError   service_unreachable: no connection (exit 2)
         │   └── ServiceTimeoutError   ... or no answer in time
         ├── ServiceResponseError      service_response: 5xx, not JSON, wrong shape (exit 2)
-        └── ServiceRefusal            the service said no: ``code`` is the service's own code
+        └── ServiceRefusedError       the service said no: ``code`` is the service's own code
             ├── PinWrongError, PinWaitError
             ├── DeviceGoneError       device_blocked, device_revoked (the app wipes its key)
             ├── DeviceUnknownError
             └── ... one class per code of docs/protocol.md; unknown codes get a class too
 
-Messages of :class:`ServiceRefusal` come from the service, already in the person's language
+Messages of :class:`ServiceRefusedError` come from the service, already in the person's language
 (``Accept-Language``); everything else is an ``N_`` msgid rendered at the edge.
 """
 
@@ -118,7 +120,7 @@ class QrWrongKindError(QrError):
     """An activation QR where a login QR was expected, or the reverse."""
 
     code = "qr_wrong_kind"
-    message = N_("This is {found}, not {expected}. Use the command for {found}.")
+    message = N_("This is {found}, not {expected}. For {found} use: zorgid app {command}")
 
 
 class QrOtherServiceError(QrError):
@@ -267,13 +269,13 @@ class ServiceResponseError(ServiceError):
     exit_code = EXIT_USAGE
 
 
-class ServiceRefusal(ServiceError):
+class ServiceRefusedError(ServiceError):
     """The service refused with a protocol error: its own code and its own (translated) text."""
 
     code = "service_refused"
     message = N_("The service refused ({code}).")
     #: The protocol codes that have a class of their own (filled by subclasses).
-    known: ClassVar[dict[str, type[ServiceRefusal]]] = {}
+    known: ClassVar[dict[str, type[ServiceRefusedError]]] = {}
 
     def __init__(
         self,
@@ -291,12 +293,12 @@ class ServiceRefusal(ServiceError):
     def __init_subclass__(cls, *, register: bool = True, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         if register:
-            ServiceRefusal.known.setdefault(cls.code, cls)
+            ServiceRefusedError.known.setdefault(cls.code, cls)
 
     @staticmethod
-    def for_code(code: str) -> type[ServiceRefusal]:
-        """The class for a service's error ``code`` (a new subclass for a code not in the protocol)."""
-        return ServiceRefusal.known.get(code) or _unlisted_refusal(code)
+    def for_code(code: str) -> type[ServiceRefusedError]:
+        """The class for a service's error ``code`` (a new subclass for a code not listed)."""
+        return ServiceRefusedError.known.get(code) or _unlisted_refusal(code)
 
     def public_message(self, lang: str) -> str:
         """The service's text, with the attempts left and the wait where the service gave them."""
@@ -315,82 +317,82 @@ class ServiceRefusal(ServiceError):
 
 
 @functools.cache
-def _unlisted_refusal(code: str) -> type[ServiceRefusal]:
-    # A code newer than this app: still a ServiceRefusal, still carrying the service's code.
+def _unlisted_refusal(code: str) -> type[ServiceRefusedError]:
+    # A code newer than this app: still a ServiceRefusedError, still carrying the service's code.
     def body(namespace: dict[str, object]) -> None:
         namespace["code"] = code
         namespace["__doc__"] = f"The service said {code}."
 
-    return types.new_class(f"Refusal_{code}", (ServiceRefusal,), {"register": False}, body)
+    return types.new_class(f"Refusal_{code}", (ServiceRefusedError,), {"register": False}, body)
 
 
-class ActivationUnknownError(ServiceRefusal):
+class ActivationUnknownError(ServiceRefusedError):
     """No such activation code, or the wrong nonce (the service does not say which)."""
 
     code = "activation_unknown"
 
 
-class ActivationUsedError(ServiceRefusal):
+class ActivationUsedError(ServiceRefusedError):
     """The activation code was used before."""
 
     code = "activation_used"
 
 
-class ActivationExpiredError(ServiceRefusal):
+class ActivationExpiredError(ServiceRefusedError):
     """The activation code has expired."""
 
     code = "activation_expired"
 
 
-class ActivationLockedError(ServiceRefusal):
+class ActivationLockedError(ServiceRefusedError):
     """Too many wrong nonces for this activation code."""
 
     code = "activation_locked"
 
 
-class ServicePinFormatError(ServiceRefusal):
+class ServicePinFormatError(ServiceRefusedError):
     """The service's PIN rules refused the PIN."""
 
     code = "pin_format"
 
 
-class SignatureInvalidError(ServiceRefusal):
+class SignatureInvalidError(ServiceRefusedError):
     """The service could not verify the device's signature (or its timestamp)."""
 
     code = "signature_invalid"
 
 
-class BadRequestError(ServiceRefusal):
+class BadRequestError(ServiceRefusedError):
     """The service found the request malformed."""
 
     code = "bad_request"
 
 
-class LoginUnknownError(ServiceRefusal):
+class LoginUnknownError(ServiceRefusedError):
     """No such login, or the wrong nonce."""
 
     code = "login_unknown"
 
 
-class LoginExpiredError(ServiceRefusal):
+class LoginExpiredError(ServiceRefusedError):
     """The login has expired at the service."""
 
     code = "login_expired"
 
 
-class LoginTakenError(ServiceRefusal):
+class LoginTakenError(ServiceRefusedError):
     """Another device scanned this login first."""
 
     code = "login_taken"
 
 
-class DeviceUnknownError(ServiceRefusal):
+class DeviceUnknownError(ServiceRefusedError):
     """The service does not know this device."""
 
     code = "device_unknown"
 
 
-class DeviceGoneError(ServiceRefusal, register=False):
+class DeviceGoneError(ServiceRefusedError, register=False):
     """The device may no longer be used: the app wipes its key and activation."""
 
     code = "device_gone"
@@ -408,13 +410,13 @@ class DeviceRevokedError(DeviceGoneError):
     code = "device_revoked"
 
 
-class PinWrongError(ServiceRefusal):
+class PinWrongError(ServiceRefusedError):
     """A wrong PIN; ``remaining_attempts`` says how many are left."""
 
     code = "pin_wrong"
 
 
-class PinWaitError(ServiceRefusal):
+class PinWaitError(ServiceRefusedError):
     """Too many wrong PINs lately; ``retry_after`` says how long to wait."""
 
     code = "pin_wait"

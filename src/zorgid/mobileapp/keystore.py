@@ -9,13 +9,12 @@ written before ``device.json``, and ``device.json`` removed before the key, so t
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import (
@@ -37,6 +36,9 @@ from zorgid.mobileapp.models import (
     moment,
     obj,
 )
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 DEVICE_FILE = "device.json"
 KEY_FILE = "device-key.pem"

@@ -158,7 +158,7 @@ def moment(data: dict[str, Any], key: str, where: str) -> dt.datetime:
     if not isinstance(value, str) or not value.endswith("Z") or len(value) > 40:  # noqa: PLR2004
         raise MalformedError(f"{where}.{key}: not an ISO 8601 UTC time")
     try:
-        parsed = dt.datetime.fromisoformat(value[:-1] + "+00:00")
+        parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         raise MalformedError(f"{where}.{key}: not an ISO 8601 UTC time") from None
     return parsed.astimezone(dt.UTC)
@@ -178,7 +178,7 @@ def identity_from_json(value: object, where: str = "answer") -> Identity:
     if not isinstance(raw_memberships, list) or len(raw_memberships) > 1000:  # noqa: PLR2004
         raise MalformedError(f"{where}.memberships: not a list")
     try:
-        status = DeviceStatus(data.get("status"))
+        status = DeviceStatus(str(data.get("status")))
     except ValueError:
         raise MalformedError(f"{where}.status: unknown") from None
     wipe = data.get("wipe", False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from zorgid.core.i18n import N_
@@ -23,7 +24,7 @@ def check_new_pin(pin: str) -> str:
     check_pin_format(pin)
     if len(set(pin)) == 1:
         raise PinFormatError("all the same", reason=N_("all five digits are the same"))
-    steps = {int(b) - int(a) for a, b in zip(pin, pin[1:], strict=False)}
+    steps = {int(b) - int(a) for a, b in itertools.pairwise(pin)}
     if steps in ({1}, {-1}):
         raise PinFormatError("straight run", reason=N_("the digits form a run such as 12345"))
     return pin

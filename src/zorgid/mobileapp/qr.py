@@ -36,14 +36,14 @@ MAX_IMAGE_PIXELS = 40_000_000
 #: Longer than any pointer the service makes; longer text is refused before any parsing.
 MAX_TEXT = 2048
 
-_TOKEN = r"[A-Za-z0-9_-]{22}"
+_RANDOM_ID = r"[A-Za-z0-9_-]{22}"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]{{2,45}}\])"
 _SEGMENT = r"[A-Za-z0-9_~-][A-Za-z0-9._~-]*"
 _POINTER = re.compile(
     rf"(?P<scheme>[Hh][Tt][Tt][Pp][Ss]?)://(?P<host>{_HOST})(?::(?P<port>[0-9]{{1,5}}))?"
     rf"(?P<prefix>(?:/{_SEGMENT})*)"
-    rf"/app/(?P<kind>activeer|login)/(?P<id>{_TOKEN})#(?P<nonce>{_TOKEN})"
+    rf"/app/(?P<kind>activeer|login)/(?P<id>{_RANDOM_ID})#(?P<nonce>{_RANDOM_ID})"
 )
 _MAX_PORT = 65535
 
@@ -53,6 +53,11 @@ class QrKind(enum.Enum):
 
     ACTIVATION = "activeer"
     LOGIN = "login"
+
+    @property
+    def command(self) -> str:
+        """The ``zorgid app`` command that takes this kind of QR code."""
+        return "activate" if self is QrKind.ACTIVATION else "login"
 
     @property
     def description(self) -> str:
@@ -116,6 +121,7 @@ def expect_kind(pointer: QrPointer, kind: QrKind) -> QrPointer:
         raise QrWrongKindError(
             pointer.kind.value,
             found=Message(pointer.kind.description),
+            command=pointer.kind.command,
             expected=Message(kind.description),
         )
     return pointer

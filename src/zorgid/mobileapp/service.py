@@ -25,7 +25,7 @@ from zorgid.mobileapp.errors import (
     LoginTimeoutError,
     NotActivatedError,
     QrOtherServiceError,
-    ServiceRefusal,
+    ServiceRefusedError,
     ServiceResponseError,
     ServiceTimeoutError,
     ServiceUnreachableError,
@@ -100,7 +100,7 @@ class IdReport:
 class MobileApp:
     """The reference app over one home directory."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators, keyword-only; time is injected for tests
         self,
         *,
         home: Home,
@@ -129,7 +129,9 @@ class MobileApp:
         if existing is None or not existing.active:
             return
         if existing.service_url == pointer.base_url:
-            with contextlib.suppress(ServiceUnreachableError, ServiceResponseError, ServiceRefusal):
+            with contextlib.suppress(
+                ServiceUnreachableError, ServiceResponseError, ServiceRefusedError
+            ):
                 if self._gone_at_service(existing):
                     self.home.wipe()
                     return
@@ -173,7 +175,7 @@ class MobileApp:
             return IdReport(
                 status, activation.identity, activation.service_url, problem=error, wiped=True
             )
-        except (ServiceUnreachableError, ServiceResponseError, ServiceRefusal) as error:
+        except (ServiceUnreachableError, ServiceResponseError, ServiceRefusedError) as error:
             return self._cached(activation, error)
         if fresh.wipe:
             self.home.wipe()

@@ -1,7 +1,7 @@
 """The device key and the signing strings of protocol.md, one function per protocol step.
 
 A signing string is a fixed label (naming the step and its version) and values joined by
-``"\\n"``, without a trailing newline; the signature is ECDSA P-256 with SHA-256, DER-encoded,
+line feeds, without a trailing one; the signature is ECDSA P-256 with SHA-256, DER-encoded,
 then base64url without padding (protocol.md "Conventions").
 """
 

@@ -89,8 +89,11 @@ class InternalServerError(ZorgidError):
 
 def wants_json(request: Request) -> bool:
     """The app API and clients that ask for JSON get JSON."""
-    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
-        "accept", ""
+    path = request.url.path
+    return (
+        path.startswith("/api/")
+        or path.endswith(("/status", "/events"))
+        or "application/json" in request.headers.get("accept", "")
     )
 
 

@@ -1,4 +1,4 @@
-"""`zorgid demo`: the guided tour a newcomer runs first (`make demo`)."""
+"""`zorgid demo validatietool`: the guided tour of the validation tool."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 def _demo(directory: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "zorgid", "demo", "--no-pause", "--dir", str(directory), *extra],
+        [sys.executable, "-m", "zorgid", "demo", "validatietool", "--no-pause", "--dir", str(directory), *extra],
         capture_output=True,
         text=True,
         check=False,

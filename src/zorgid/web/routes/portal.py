@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Path, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from zorgid.core.i18n import N_
 from zorgid.errors import ZorgidError
 from zorgid.login.errors import SessionInvalidError
 from zorgid.web.client import client_ip, user_agent
@@ -33,10 +34,10 @@ Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{22}$")]
 Field = Annotated[str, Form(max_length=100)]
 STREAM_SECONDS = 300.0
 ROLE_NAMES = {
-    "operator": "Operator",
-    "administrator": "Portal administrator",
-    "beheerder": "Portal beheerder",
-    "gebruiker": "User",
+    "operator": N_("Operator"),
+    "administrator": N_("Portal administrator"),
+    "beheerder": N_("Portal beheerder"),
+    "gebruiker": N_("Healthcare worker"),
 }
 
 

@@ -1,0 +1,175 @@
+"""The real service on a loopback port, in a thread of the test process, and a test browser.
+
+``live`` starts uvicorn with the app of a container whose public URL is the server's own
+address (QR codes must point at it), on the test's database (SQLite and PostgreSQL) and clock.
+:class:`Browser` is a minimal browser over httpx: it keeps cookies itself, as Chromium does on
+loopback, including ``Secure`` ones (127.0.0.1 counts as a secure origin for browsers; Python's
+cookie jar would drop them over plain HTTP).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+import uvicorn
+
+from zorgid.bootstrap import build
+from zorgid.settings import Settings
+from zorgid.web.app import create_app
+
+from tests.support.clock import ManualClock
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from zorgid.bootstrap import Container
+
+
+@dataclass
+class Live:
+    """A running service."""
+
+    url: str
+    container: Container
+    clock: ManualClock
+
+
+@dataclass
+class Browser:
+    """Cookies per path, as a browser keeps them; HTML in, forms out."""
+
+    base: str
+    client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
+    cookies: dict[tuple[str, str], str] = field(default_factory=dict)  # (name, path) -> value
+    flags: dict[str, str] = field(default_factory=dict)  # name -> raw Set-Cookie (for asserts)
+
+    def request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        """Send a request with the cookies a browser would send for ``path``."""
+        header = "; ".join(
+            f"{name}={value}"
+            for (name, cookie_path), value in self.cookies.items()
+            if path.startswith(cookie_path)
+        )
+        headers = dict(kwargs.pop("headers", {}) or {})  # type: ignore[call-overload]
+        if header:
+            headers["cookie"] = header
+        response = self.client.request(method, self.base + path, headers=headers, **kwargs)  # type: ignore[arg-type]
+        for raw in response.headers.get_list("set-cookie"):
+            parsed = SimpleCookie()
+            parsed.load(raw)
+            for name, morsel in parsed.items():
+                key = (name, morsel["path"] or "/")
+                self.flags[name] = raw
+                if morsel["max-age"] == "0" or morsel.value == "":
+                    self.cookies.pop(key, None)
+                else:
+                    self.cookies[key] = morsel.value
+        return response
+
+    def get(self, path: str, **kwargs: object) -> httpx.Response:
+        """GET ``path``."""
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: object) -> httpx.Response:
+        """POST ``path``."""
+        return self.request("POST", path, **kwargs)
+
+
+@dataclass(frozen=True)
+class LoginPage:
+    """What the login page shows."""
+
+    login_id: str
+    qr_text: str
+    csrf: str
+
+
+def read_login_page(html: str) -> LoginPage:
+    """The login id, the QR text and the CSRF token of a login page."""
+    login = re.search(r'data-login="([^"]+)"', html)
+    qr = re.search(r'data-qr="([^"]+)"', html)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert login and qr and csrf, html[:500]
+    return LoginPage(login.group(1), qr.group(1).replace("&amp;", "&"), csrf.group(1))
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextlib.contextmanager
+def serve(container: Container, sock: socket.socket) -> Iterator[None]:
+    """Run the app on ``sock`` until the block ends."""
+    config = uvicorn.Config(
+        create_app(container), log_level="warning", access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the test server did not start")
+        time.sleep(0.01)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()
+
+
+def start_live(
+    tmp_path: Path, database_url: str, clock: ManualClock, **settings: object
+) -> Iterator[Live]:
+    """A container on the test database with its public URL on a free port, served there."""
+    sock = _free_socket()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    container = build(
+        Settings(data_dir=tmp_path, database_url=database_url, public_url=url, **settings),  # type: ignore[arg-type]
+        clock=clock,
+        create_keys=True,
+    )
+    try:
+        yield from _served(container, sock, Live(url, container, clock))
+    finally:
+        container.engine.dispose()
+
+
+def _served(container: Container, sock: socket.socket, live: Live) -> Iterator[Live]:
+    with serve(container, sock):
+        yield live
+
+
+@pytest.fixture
+def live(tmp_path: Path, database_url: str) -> Iterator[Live]:
+    """The service, running on loopback, on the test's database, its clock starting now.
+
+    The clock starts at the real time because the app signs real timestamps (device status);
+    it then stands still until the test advances it (expiry, PIN back-off).
+    """
+    yield from start_live(tmp_path, database_url, ManualClock(dt.datetime.now(dt.UTC)))
+
+
+@pytest.fixture
+def browser(live: Live) -> Iterator[Browser]:
+    """A fresh browser pointed at the live service."""
+    b = Browser(live.url)
+    try:
+        yield b
+    finally:
+        b.client.close()

@@ -1,0 +1,208 @@
+"""The hash-chained audit log: intact when untouched, and every kind of tampering found."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import select, text
+
+from tests.unit.audit.conftest import STORY
+from zorgid.audit.log import GENESIS, AuditLog, ChainReport, event_hash, verify_chain
+from zorgid.audit.models import AuditEvent, AuditHead
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy.orm import Session
+
+    from zorgid.bootstrap import Container
+
+LAST = len(STORY)
+
+
+def _verify(container: Container) -> ChainReport:
+    with container.unit_of_work() as session:
+        return verify_chain(session)
+
+
+def _event(session: Session, seq: int) -> AuditEvent:
+    event = session.get(AuditEvent, seq)
+    assert event is not None
+    return event
+
+
+def _tamper(container: Container, change: Callable[[Session], object]) -> None:
+    with container.unit_of_work() as session:
+        change(session)
+
+
+def test_an_untouched_log_is_intact(story: Container) -> None:
+    report = _verify(story)
+
+    assert report == ChainReport(events=LAST, first_broken=None, reason="")
+    assert report.intact
+
+
+def test_an_empty_log_is_intact(container: Container) -> None:
+    assert _verify(container) == ChainReport(events=0, first_broken=None, reason="")
+
+
+def test_each_event_links_to_the_one_before(story: Container) -> None:
+    with story.unit_of_work() as session:
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+        head = session.get(AuditHead, 1)
+    assert [e.seq for e in events] == list(range(1, LAST + 1))
+    assert events[0].prev_hash == GENESIS
+    assert all(later.prev_hash == earlier.hash for earlier, later in zip(events, events[1:]))
+    assert head is not None
+    assert (head.seq, head.hash) == (LAST, events[-1].hash)
+
+
+def test_events_keep_no_pin_nonce_or_token(story: Container) -> None:
+    with story.unit_of_work() as session:
+        written = " ".join(
+            repr((e.actor, e.subject, e.source, e.details))
+            for e in session.scalars(select(AuditEvent))
+        )
+    assert "13579" not in written
+    assert "24680" not in written
+    assert "not-the-nonce" not in written
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("details", {"failures": 0}),
+        ("action", "pin.right"),
+        ("actor", "person:someone-else"),
+        ("subject", "device:another"),
+        ("source", "198.51.100.1"),
+        ("at", dt.datetime(2026, 5, 1, 11, 59, tzinfo=dt.UTC)),
+    ],
+)
+def test_a_changed_field_is_found_at_its_event(story: Container, field: str, value: object) -> None:
+    _tamper(story, lambda s: setattr(_event(s, LAST), field, value))
+
+    report = _verify(story)
+
+    assert not report.intact
+    assert report.first_broken == LAST
+    assert report.reason == "the event was changed after it was written"
+
+
+def test_a_changed_middle_event_is_found_at_that_event(story: Container) -> None:
+    _tamper(story, lambda s: setattr(_event(s, 3), "details", {"activation": "forged"}))
+
+    assert _verify(story).first_broken == 3
+
+
+def test_a_changed_event_with_its_hash_recomputed_breaks_the_next_link(story: Container) -> None:
+    def forge(session: Session) -> None:
+        event = _event(session, 2)
+        event.details = {"role": "operator", "ura": "99999999"}
+        event.hash = event_hash(event.prev_hash, event)
+
+    _tamper(story, forge)
+
+    report = _verify(story)
+    assert report.first_broken == 3
+    assert report.reason == "the link to the previous event is broken"
+
+
+@pytest.mark.parametrize("seq", [1, 3])
+def test_a_deleted_event_is_found_where_it_is_missing(story: Container, seq: int) -> None:
+    _tamper(story, lambda s: s.delete(_event(s, seq)))
+
+    report = _verify(story)
+
+    assert report.first_broken == seq
+    assert report.reason == f"event {seq} is missing"
+
+
+def test_a_deleted_last_event_is_found_through_the_head(story: Container) -> None:
+    _tamper(story, lambda s: s.delete(_event(s, LAST)))
+
+    report = _verify(story)
+
+    assert report.first_broken == LAST
+    assert report.reason == "events at the end were removed or the head was changed"
+
+
+def test_swapped_sequence_numbers_are_found_at_the_first_moved_event(story: Container) -> None:
+    def swap(session: Session) -> None:
+        for old, new in ((2, -2), (3, 2), (-2, 3)):
+            session.execute(
+                text("UPDATE audit_events SET seq = :new WHERE seq = :old"), {"old": old, "new": new}
+            )
+
+    _tamper(story, swap)
+
+    report = _verify(story)
+    assert report.first_broken == 2
+    assert report.reason == "the link to the previous event is broken"
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("hash", "f" * 64), ("seq", LAST - 1), ("seq", LAST + 1)]
+)
+def test_a_tampered_head_is_found(story: Container, column: str, value: object) -> None:
+    _tamper(story, lambda s: setattr(s.get(AuditHead, 1), column, value))
+
+    report = _verify(story)
+
+    assert not report.intact
+    assert report.reason == "events at the end were removed or the head was changed"
+
+
+def test_an_event_appended_behind_the_heads_back_is_found(story: Container) -> None:
+    def append(session: Session) -> None:
+        prev = _event(session, LAST)
+        forged = AuditEvent(
+            seq=LAST + 1,
+            at=prev.at,
+            action="membership.granted",
+            actor="cli",
+            subject=prev.subject,
+            source="cli",
+            details={"role": "operator", "ura": None},
+            prev_hash=prev.hash,
+        )
+        forged.hash = event_hash(prev.hash, forged)
+        session.add(forged)
+
+    _tamper(story, append)
+
+    report = _verify(story)
+    assert not report.intact
+    assert report.events == LAST + 1
+
+
+def test_the_chain_continues_intact_after_more_events(story: Container) -> None:
+    with story.unit_of_work() as session:
+        AuditLog(session=session, clock=story.clock).record(
+            "device.revoked", actor="cli", subject="device:x", source="cli", details={"n": 1}
+        )
+
+    assert _verify(story) == ChainReport(events=LAST + 1, first_broken=None, reason="")
+
+
+@pytest.mark.parametrize(
+    ("column", "garbage"), [("details", "{not json"), ("at", "yesterday"), ("at", "2026-13-45")]
+)
+def test_a_value_tampered_into_garbage_is_found_at_its_event(
+    story: Container, column: str, garbage: str
+) -> None:
+    if story.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL refuses to store text that is not JSON or not a time")
+    with story.engine.begin() as connection:
+        connection.execute(
+            text(f"UPDATE audit_events SET {column} = :garbage WHERE seq = 3"),  # noqa: S608
+            {"garbage": garbage},
+        )
+
+    report = _verify(story)
+
+    assert report.first_broken == 3
+    assert report.reason == "an event cannot be read any more"

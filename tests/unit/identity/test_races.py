@@ -1,0 +1,93 @@
+"""Races the issue's Done-when names: 50 requests at once, on SQLite and PostgreSQL.
+
+Every thread has its own session and its own database connection (the pool is as wide as the
+crowd), waits at a barrier, and then runs one unit of work exactly as a web request would.
+Whatever a thread gets is collected: a refusal's code, or the type and text of anything else,
+so that a database error ("database is locked", a serialisation failure) fails the test by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.support.identity import App, activated_device, count, enter_pin, new_activation, redeem
+from zorgid.db.engine import make_engine, make_session_factory
+from zorgid.errors import ZorgidError
+from zorgid.identity.models import ActivationCode, Device, DeviceStatus
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from zorgid.bootstrap import Container
+
+CROWD = 50
+
+
+@pytest.fixture
+def wide(container: Container) -> Iterator[Container]:
+    """The test's container with a connection for every thread of the crowd."""
+    engine = make_engine(container.settings.resolved_database_url, pool_size=CROWD)
+    try:
+        yield dataclasses.replace(
+            container, engine=engine, sessions=make_session_factory(engine)
+        )
+    finally:
+        engine.dispose()
+
+
+def _all_at_once(action: Callable[[], object]) -> Counter[str]:
+    barrier = threading.Barrier(CROWD)
+
+    def one() -> str:
+        barrier.wait(timeout=30)
+        try:
+            action()
+        except ZorgidError as refusal:
+            return refusal.code
+        except Exception as error:  # noqa: BLE001 - collected, so the test shows what broke
+            return f"{type(error).__name__}: {error}"
+        return "ok"
+
+    with ThreadPoolExecutor(max_workers=CROWD) as pool:
+        return Counter(pool.map(lambda _: one(), range(CROWD)))
+
+
+def test_fifty_redemptions_of_one_code_register_exactly_one_device(wide: Container) -> None:
+    activation = new_activation(wide)
+    apps = [App() for _ in range(CROWD)]
+    taken = iter(apps)
+    lock = threading.Lock()
+
+    def redeem_with_own_app() -> object:
+        with lock:
+            app = next(taken)
+        return redeem(wide, activation, app=app)
+
+    outcomes = _all_at_once(redeem_with_own_app)
+
+    assert outcomes == {"ok": 1, "activation_used": CROWD - 1}
+    with wide.unit_of_work() as session:
+        assert count(session, Device) == 1
+        code = session.get(ActivationCode, activation.activation_id)
+        assert code is not None
+        assert code.device_id is not None
+        assert code.failed_attempts == 0
+
+
+def test_fifty_wrong_pins_at_once_use_only_the_three_free_tries(wide: Container) -> None:
+    device = activated_device(wide)
+
+    outcomes = _all_at_once(lambda: enter_pin(wide, device.id, "13579"))
+
+    assert outcomes == {"pin_wrong": 3, "pin_wait": CROWD - 3}
+    with wide.unit_of_work() as session:
+        stored = session.get(Device, device.id)
+        assert stored is not None
+        assert stored.pin_failures == 3
+        assert stored.status is DeviceStatus.ACTIVE
