@@ -108,7 +108,9 @@ class Container:
         return AuditLog(session=session, clock=self.clock)
 
 
-def build(settings: Settings, *, clock: Clock | None = None, create_keys: bool = False) -> Container:
+def build(
+    settings: Settings, *, clock: Clock | None = None, create_keys: bool = False
+) -> Container:
     """Build the adapters for ``settings`` (keys are created only when asked)."""
     url = settings.resolved_database_url
     if url.startswith("sqlite:///"):

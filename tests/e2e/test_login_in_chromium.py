@@ -42,7 +42,7 @@ PIN = "24680"
 def app(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the reference app as a person at a terminal would (with --pin-stdin)."""
     return subprocess.run(
-        [sys.executable, "-m", "zorgid", "app", "--home", str(home), "--lang", "en", *args],
+        [sys.executable, "-m", "zorgid", "app", "--home", str(home), *args, "--lang", "en"],
         input=stdin,
         capture_output=True,
         text=True,
@@ -68,15 +68,27 @@ def test_person_logs_in_by_scanning_the_portal_qr_with_the_app(live: Live, tmp_p
             page.screenshot(path=str(screenshot), full_page=True)
 
             scanner = subprocess.Popen(
-                [sys.executable, "-m", "zorgid", "app", "--home", str(home), "--lang", "en",
-                 "login", str(screenshot), "--pin-stdin"],
+                [
+                    sys.executable,
+                    "-m",
+                    "zorgid",
+                    "app",
+                    "--home",
+                    str(home),
+                    "login",
+                    str(screenshot),
+                    "--pin-stdin",
+                    "--lang",
+                    "en",
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
-            assert scanner.stdout is not None and scanner.stdin is not None
+            assert scanner.stdout is not None
+            assert scanner.stdin is not None
             code = None
             shown = []
             for line in scanner.stdout:

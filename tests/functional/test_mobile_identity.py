@@ -58,8 +58,10 @@ class Ceremony:
 
 def activated(live: Live, tmp_path: Path, name: str = "Olga Operator") -> Path:
     """A home folder whose app is activated for a new operator."""
-    issued = add_operator(live.container, name=name, email=f"{name.split()[0].lower()}@zorgid.test")
-    home = tmp_path / f"phone-{name.split()[0].lower()}"
+    issued = add_operator(
+        live.container, name=name, email=f"{name.split(maxsplit=1)[0].lower()}@zorgid.test"
+    )
+    home = tmp_path / f"phone-{name.split(maxsplit=1)[0].lower()}"
     result = app(home, "activate", issued.qr_text, "--pin-stdin", stdin=PIN + "\n")
     assert result.returncode == 0, result.stdout + result.stderr
     return home
@@ -71,15 +73,27 @@ def ceremony(live: Live, home: Path, *, pin: str = PIN, deny: bool = False) -> C
     page = read_login_page(browser.get("/").text)
     extra = ["--deny"] if deny else ["--pin-stdin"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "zorgid", "app", "--home", str(home), "login", page.qr_text,
-         *extra, "--lang", "en"],
+        [
+            sys.executable,
+            "-m",
+            "zorgid",
+            "app",
+            "--home",
+            str(home),
+            "login",
+            page.qr_text,
+            *extra,
+            "--lang",
+            "en",
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    assert process.stdout is not None and process.stdin is not None
+    assert process.stdout is not None
+    assert process.stdin is not None
     printed = []
     for line in process.stdout:
         printed.append(line)
@@ -94,7 +108,9 @@ def ceremony(live: Live, home: Path, *, pin: str = PIN, deny: bool = False) -> C
             assert typed.status_code == 200, typed.text
             break
     out, err = process.communicate(pin + "\n", timeout=60)
-    result = subprocess.CompletedProcess(process.args, process.returncode, "".join(printed) + out, err)
+    result = subprocess.CompletedProcess(
+        process.args, process.returncode, "".join(printed) + out, err
+    )
     return Ceremony(result, page, browser)
 
 
@@ -127,6 +143,7 @@ def test_a_used_activation_qr_is_refused_to_a_second_phone(live: Live, tmp_path:
     assert "already been used" in second.stdout + second.stderr
     assert "activation_used" in second.stdout + second.stderr
     assert actions(live).count("activation.redeemed") == 1
+    assert actions(live)[-1] == "activation.refused"
     with live.container.unit_of_work() as session:
         assert len(session.scalars(select(Device)).all()) == 1
 
@@ -138,6 +155,7 @@ def test_an_expired_activation_qr_is_refused(live: Live, tmp_path: Path) -> None
     assert result.returncode == 1
     assert "expired" in result.stdout + result.stderr
     assert "activation.redeemed" not in actions(live)
+    assert actions(live)[-1] == "activation.refused"
 
 
 def test_login_succeeds_and_the_portal_shows_name_and_role(live: Live, tmp_path: Path) -> None:
@@ -151,7 +169,9 @@ def test_login_succeeds_and_the_portal_shows_name_and_role(live: Live, tmp_path:
     )
     assert completed.status_code == 303
     raw = done.browser.flags["zorgid_session"].lower()
-    assert "httponly" in raw and "secure" in raw and "samesite=strict" in raw
+    assert "httponly" in raw
+    assert "secure" in raw
+    assert "samesite=strict" in raw
     portal = done.browser.get("/")
     assert 'id="person-name">Olga Operator<' in portal.text
     assert "Operator" in portal.text
@@ -247,9 +267,23 @@ def test_another_app_cannot_take_over_a_scanned_login(live: Live, tmp_path: Path
     browser = Browser(live.url)
     page = read_login_page(browser.get("/").text)
     taker = subprocess.Popen(
-        [sys.executable, "-m", "zorgid", "app", "--home", str(first), "login", page.qr_text,
-         "--pin-stdin", "--lang", "en"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "zorgid",
+            "app",
+            "--home",
+            str(first),
+            "login",
+            page.qr_text,
+            "--pin-stdin",
+            "--lang",
+            "en",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert taker.stdout is not None

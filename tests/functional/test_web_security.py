@@ -74,7 +74,10 @@ def test_hostile_requests_get_a_coded_4xx_never_a_500(
     browser: Browser, method: str, path: str, body: bytes
 ) -> None:
     response = browser.request(
-        method, path, content=body, headers={"content-type": "application/json", "accept": "application/json"}
+        method,
+        path,
+        content=body,
+        headers={"content-type": "application/json", "accept": "application/json"},
     )
     assert 400 <= response.status_code < 500
     error = response.json()["error"]

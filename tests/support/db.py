@@ -48,13 +48,14 @@ def _admin_connection() -> psycopg.Connection[tuple[object, ...]]:
     try:
         return psycopg.connect(POSTGRESQL_ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as error:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {POSTGRESQL_ADMIN_URL} ({error}). The database "
-            "tests run on SQLite and PostgreSQL; start PostgreSQL (.ci/run does: pg_ctlcluster "
-            "--skip-systemctl-redirect <version> main start) or point ZORGID_TEST_POSTGRESQL_URL "
-            "at a server where this user may create databases.",
-            pytrace=False,
-        )
+        problem = str(error).strip()
+    pytest.fail(
+        f"PostgreSQL is not reachable at {POSTGRESQL_ADMIN_URL} ({problem}). The database "
+        "tests run on SQLite and PostgreSQL; start PostgreSQL (.ci/run does: pg_ctlcluster "
+        "--skip-systemctl-redirect <version> main start) or point ZORGID_TEST_POSTGRESQL_URL "
+        "at a server where this user may create databases.",
+        pytrace=False,
+    )
 
 
 def _migrated(url: str) -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func, select
 
 from zorgid.audit.models import AuditEvent
 from zorgid.identity.devicekeys import b64encode, signing_string
+from zorgid.identity.errors import ActivationUnknownError, PinWrongError
 from zorgid.identity.models import Role
 
 if TYPE_CHECKING:
@@ -59,9 +61,7 @@ def new_activation(container: Container, *, email: str = "petra@delinde.example"
     """A person (gebruiker of no organisation) with a fresh activation code."""
     with container.unit_of_work() as session:
         identity = container.identity(session)
-        person = identity.add_person(
-            name="Petra de Vries", email=email, actor="cli", source="cli"
-        )
+        person = identity.add_person(name="Petra de Vries", email=email, actor="cli", source="cli")
         identity.grant(person, Role.OPERATOR, organisation=None, actor="cli", source="cli")
         issued = identity.issue_activation(person, actor="cli", source="cli")
     _, nonce = issued.qr_text.split("#", 1)
@@ -111,3 +111,27 @@ def audit_actions(session: Session) -> list[str]:
 def count(session: Session, model: type[Base]) -> int:
     """How many rows a table holds."""
     return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+#: What :func:`write_story` leaves in the audit log, in order.
+STORY = (
+    "person.created",
+    "membership.granted",
+    "activation.issued",
+    "activation.refused",
+    "activation.redeemed",
+    "pin.wrong",
+)
+
+
+def write_story(container: Container) -> None:
+    """A person activates a phone (after one mistyped nonce) and enters one wrong PIN."""
+    activation = new_activation(container)
+    app = App()
+    with pytest.raises(ActivationUnknownError):
+        redeem(container, activation, app=app, nonce="not-the-nonce")
+    device = redeem(container, activation, app=app)
+    with pytest.raises(PinWrongError):
+        enter_pin(container, device.id, "13579")
+    with container.unit_of_work() as session:
+        assert tuple(audit_actions(session)) == STORY

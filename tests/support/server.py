@@ -23,11 +23,10 @@ import httpx
 import pytest
 import uvicorn
 
+from tests.support.clock import ManualClock
 from zorgid.bootstrap import build
 from zorgid.settings import Settings
 from zorgid.web.app import create_app
-
-from tests.support.clock import ManualClock
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -100,7 +99,9 @@ def read_login_page(html: str) -> LoginPage:
     login = re.search(r'data-login="([^"]+)"', html)
     qr = re.search(r'data-qr="([^"]+)"', html)
     csrf = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert login and qr and csrf, html[:500]
+    assert login, html[:500]
+    assert qr
+    assert csrf
     return LoginPage(login.group(1), qr.group(1).replace("&amp;", "&"), csrf.group(1))
 
 

@@ -103,7 +103,7 @@ def verify_chain(session: Session) -> ChainReport:
     # tampered into something unreadable (not JSON, not a time) is reported at its place in the
     # chain instead of ending the walk with an exception (and no identity map fills up).
     rows = iter(
-        session.execute(
+        session.connection().execute(
             select(*AuditEvent.__table__.columns)
             .order_by(AuditEvent.seq)
             .execution_options(yield_per=1000)

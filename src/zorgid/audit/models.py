@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import datetime as dt  # noqa: TC003 - SQLAlchemy reads Mapped[] annotations at runtime
 
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column

@@ -7,6 +7,7 @@ docs/protocol.md; the work is done by :mod:`zorgid.mobileapp.service`.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +20,13 @@ from zorgid.core.i18n import N_
 from zorgid.mobileapp.client import AppClient
 from zorgid.mobileapp.errors import (
     DeviceGoneError,
+    HomeError,
     NotActivatedError,
     PinFormatError,
     PinMismatchError,
     PinMissingError,
     PinWrongError,
+    ServiceError,
     ServiceRefusedError,
 )
 from zorgid.mobileapp.keystore import Home
@@ -96,6 +99,8 @@ def activate(options: AppOptions, *, source: str, pin_stdin: bool, lang: str | N
     out = out_for(lang)
     with out.reporting():
         pointer = expect_kind(read_source(source), QrKind.ACTIVATION)
+        if not pin_stdin:
+            _require_terminal()
         mobile = _mobile_app(options, out)
         mobile.check_can_activate(pointer)
         out.say(N_("Activating this app with the service at {url}."), url=pointer.base_url)
@@ -106,7 +111,6 @@ def activate(options: AppOptions, *, source: str, pin_stdin: bool, lang: str | N
 
 
 def _ask_new_pin(out: Out) -> str:
-    _require_terminal()
     error: ZorgidError = PinMismatchError()
     for _ in range(_NEW_PIN_TRIES):
         first = click.prompt(out._(N_("Choose a PIN (5 digits)")), hide_input=True)
@@ -146,6 +150,8 @@ def login(
     out = out_for(lang)
     with out.reporting():
         pointer = expect_kind(read_source(source), QrKind.LOGIN)
+        if not (pin_stdin or deny):
+            _require_terminal()
         mobile = _mobile_app(options, out)
         try:
             pending = mobile.start_login(pointer)
@@ -154,10 +160,7 @@ def login(
                 mobile.decline(pending)
                 out.say(N_("Declined. This login will not go ahead."))
                 return
-            out.say(N_("Waiting until the code has been typed in the browser..."))
-            challenge = mobile.wait_for_browser(pending)
-            out.say(N_("The browser typed the right code."))
-            outcome = _approve(out, mobile, pending, challenge, pin_stdin=pin_stdin)
+            outcome = _confirm_and_approve(out, mobile, pending, pin_stdin=pin_stdin)
         except DeviceGoneError:
             out.say(
                 N_(
@@ -166,7 +169,29 @@ def login(
                 )
             )
             raise
+        if outcome is None:
+            out.say(N_("Declined. This login will not go ahead."))
+            return
         _print_outcome(out, pending, outcome)
+
+
+def _confirm_and_approve(
+    out: Out, mobile: MobileApp, pending: PendingLogin, *, pin_stdin: bool
+) -> LoginOutcome | None:
+    """Wait for the browser, then approve with the PIN; None when the person declined."""
+    try:
+        out.say(N_("Waiting until the code has been typed in the browser (Ctrl-C declines)..."))
+        challenge = mobile.wait_for_browser(pending)
+        out.say(N_("The browser has the right code."))
+        return _approve(out, mobile, pending, challenge, pin_stdin=pin_stdin)
+    except (KeyboardInterrupt, click.Abort):
+        # Stopping is saying no: the service hears it at once instead of at expiry. (Once the
+        # browser has confirmed, a decline must sign the challenge, which the app may not
+        # have yet; then the login simply expires.)
+        with contextlib.suppress(ServiceError, HomeError):
+            mobile.decline(pending)
+        click.echo("", err=True)
+        raise
 
 
 def _print_request(out: Out, pending: PendingLogin) -> None:
@@ -178,25 +203,23 @@ def _print_request(out: Out, pending: PendingLogin) -> None:
     out.say(N_("  Time:       {time}"), time=_local_time(request.requested_at))
     out.say(N_("  Browser:    {ip}"), ip=request.browser_ip or unknown)
     out.say(N_("  Programme:  {agent}"), agent=request.user_agent or unknown)
-    out.say(
-        N_(
-            "Only go on if you started this login yourself. Type this code in the browser "
-            "(or decline with --deny):"
-        )
-    )
+    out.say(N_("Only go on if you started this login yourself. Type this code in the browser:"))
     # The same word in both languages, on a line of its own, so that scripts find it.
     click.echo(f"Code: {request.code}")
 
 
 def _approve(
     out: Out, mobile: MobileApp, pending: PendingLogin, challenge: str, *, pin_stdin: bool
-) -> LoginOutcome:
+) -> LoginOutcome | None:
     if pin_stdin:
         # Read only now: a script writes the PIN once it has seen the code confirmed.
         return mobile.approve(pending, challenge, _read_pin_line(check_pin_format))
-    _require_terminal()
     while True:
-        pin = click.prompt(out._(N_("PIN")), hide_input=True)
+        prompt = out._(N_("PIN to approve (leave empty to decline)"))
+        pin = click.prompt(prompt, hide_input=True, default="", show_default=False)
+        if not pin:
+            mobile.decline(pending)
+            return None
         try:
             return mobile.approve(pending, challenge, pin)
         except PinFormatError as error:
@@ -273,7 +296,7 @@ def _problem_text(out: Out, report: IdReport, problem: ZorgidError | None) -> st
                 "The service says this app may no longer be used ({status}); the app has deleted "
                 "its key. Ask for a new activation QR code and activate again."
             ),
-            status=out._(_STATUS_NAMES[report.status]),
+            status=out._(_STATUS_NAMES.get(report.status, report.status)),
         )
     if problem is None:
         return None
@@ -282,7 +305,7 @@ def _problem_text(out: Out, report: IdReport, problem: ZorgidError | None) -> st
         return out._(
             N_("Offline: {reason} Shown is what the app knew on {time}."),
             reason=text,
-            time=report.refreshed_at or "?",
+            time=_local_time(report.refreshed_at) if report.refreshed_at else "?",
         )
     return text
 

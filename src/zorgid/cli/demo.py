@@ -315,7 +315,9 @@ def demo(ctx: click.Context, directory: Path, port: int, lang: str | None) -> No
             raise PortTakenError(port=port)
         _fresh_demo_directory(directory)
         write_test_pki(directory / "test-pki", TestPki(now=SystemClock().now()))
-        settings = Settings(data_dir=directory, public_url=url, host=host, port=port)
+        settings = Settings(
+            data_dir=directory, public_url=url, host=host, port=port, log_level="warning"
+        )
         container = open_container(settings, create_keys=True, migrate=True)
         with container.unit_of_work() as session:
             identity = container.identity(session)
@@ -337,7 +339,10 @@ def demo(ctx: click.Context, directory: Path, port: int, lang: str | None) -> No
                 "Olga de Operator, with a one-time activation QR code ({png}). The app on your "
                 "phone is played by '{zorgid} app', with its files in {phone}."
             ),
-            dir=directory, png=png, zorgid=zorgid, phone=phone,
+            dir=directory,
+            png=png,
+            zorgid=zorgid,
+            phone=phone,
         )
     )
     steps = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -10,31 +11,48 @@ import warnings
 import click
 
 from zorgid import __version__
-from zorgid.cli.app import app
-from zorgid.cli.demo import demo
 from zorgid.cli.output import EXIT_USAGE, out_for
-from zorgid.cli.operator import operator
-from zorgid.cli.pki import pki
-from zorgid.cli.service import db, init, serve
-from zorgid.cli.validatietool import validatietool
 from zorgid.core.i18n import N_
 from zorgid.errors import ZorgidError
 
+#: Command groups are imported when used: the app and the validation tool start quickly
+#: without loading the web server, the ORM and the migrations they do not need.
+COMMANDS = {
+    "validatietool": "zorgid.cli.validatietool:validatietool",
+    "pki": "zorgid.cli.pki:pki",
+    "app": "zorgid.cli.app:app",
+    "demo": "zorgid.cli.demo:demo",
+    "init": "zorgid.cli.service:init",
+    "db": "zorgid.cli.service:db",
+    "serve": "zorgid.cli.service:serve",
+    "operator": "zorgid.cli.operator:operator",
+    "audit": "zorgid.cli.audit:audit",
+}
 
-@click.group()
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are loaded on first use (click's documented lazy pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, without importing any of them."""
+        del ctx
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Import the command's module only now."""
+        del ctx
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, name = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module), name)
+        return command
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(__version__, prog_name="zorgid")
 def cli() -> None:
     """ZORG-ID Mobiel: registratie en identiteit in de zorg / registration and identity."""
-
-
-cli.add_command(validatietool)
-cli.add_command(pki)
-cli.add_command(demo)
-cli.add_command(app)
-cli.add_command(init)
-cli.add_command(db)
-cli.add_command(serve)
-cli.add_command(operator)
 
 
 def _option_value(argv: list[str], name: str) -> str | None:

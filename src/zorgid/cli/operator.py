@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import segno
@@ -12,7 +13,9 @@ from zorgid.cli.output import Out, lang_option, out_for, write_file_atomically
 from zorgid.cli.service import load_settings, open_container, settings_options
 from zorgid.core.i18n import N_
 from zorgid.identity.models import Role
-from zorgid.identity.service import IssuedActivation
+
+if TYPE_CHECKING:
+    from zorgid.identity.service import IssuedActivation
 
 
 @click.group(name="operator")
@@ -24,12 +27,14 @@ def operator() -> None:
 @click.option("--name", required=True, help="Volledige naam / full name.")
 @click.option("--email", required=True, help="E-mailadres / e-mail address.")
 @click.option(
-    "--qr-png", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    "--qr-png",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
     help="Waar de activatie-QR als PNG komt / where to write the activation QR as PNG.",
 )
 @settings_options
 @lang_option
-def add(  # noqa: PLR0913 - the command's options
+def add(  # noqa: PLR0913, PLR0917 - the command's options
     name: str,
     email: str,
     qr_png: Path | None,

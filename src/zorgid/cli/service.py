@@ -47,7 +47,9 @@ def settings_options(function: Callable[..., Any]) -> Callable[..., Any]:
         "--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the data dir)."
     )(function)
     return click.option(
-        "--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+        "--data-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
         help="Map voor database en sleutels / directory for database and keys.",
     )(function)
 
@@ -55,12 +57,17 @@ def settings_options(function: Callable[..., Any]) -> Callable[..., Any]:
 def load_settings(data_dir: Path | None, database_url: str | None, **more: Any) -> Settings:  # noqa: ANN401
     """Settings from the environment, with command options on top."""
     settings = from_environment()
-    changes = {k: v for k, v in {"data_dir": data_dir, "database_url": database_url, **more}.items()
-               if v is not None}
+    changes = {
+        k: v
+        for k, v in {"data_dir": data_dir, "database_url": database_url, **more}.items()
+        if v is not None
+    }
     return settings.replace(**changes) if changes else settings
 
 
-def open_container(settings: Settings, *, create_keys: bool = False, migrate: bool = False) -> Container:
+def open_container(
+    settings: Settings, *, create_keys: bool = False, migrate: bool = False
+) -> Container:
     """The container for a command, with the database checked (or brought up to date)."""
     container = build(settings, create_keys=create_keys)
     url = container.engine.url.render_as_string(hide_password=True)
@@ -70,7 +77,8 @@ def open_container(settings: Settings, *, create_keys: bool = False, migrate: bo
         elif not is_current(container.engine):
             raise NotMigratedError
     except SQLAlchemyError as exc:
-        raise DatabaseError(str(exc), url=url, reason=type(exc.orig or exc).__name__) from None
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+        raise DatabaseError(str(exc), url=url, reason=reason) from None
     return container
 
 
@@ -85,7 +93,10 @@ def init(data_dir: Path | None, database_url: str | None, lang: str | None) -> N
         container = open_container(settings, create_keys=True, migrate=True)
         container.engine.dispose()
         out.say(
-            N_("Ready: database {url}, keys in {keys}. Keep the keys apart from the database and back them up."),
+            N_(
+                "Ready: database {url}, keys in {keys}. Keep the keys apart from the database "
+                "and back them up."
+            ),
             url=container.engine.url.render_as_string(hide_password=True),
             keys=str(settings.resolved_key_dir),
         )
@@ -115,7 +126,7 @@ def db_upgrade(data_dir: Path | None, database_url: str | None, lang: str | None
 @click.option("--port", type=int, default=None, help="Poort / port.")
 @click.option("--public-url", default=None, help="Publieke URL / the URL people and apps use.")
 @lang_option
-def serve(
+def serve(  # noqa: PLR0913, PLR0917 - the command's options
     data_dir: Path | None,
     database_url: str | None,
     host: str | None,
@@ -126,7 +137,9 @@ def serve(
     """De dienst starten / run the service."""
     out = out_for(lang)
     with out.reporting():
-        settings = load_settings(data_dir, database_url, host=host, port=port, public_url=public_url)
+        settings = load_settings(
+            data_dir, database_url, host=host, port=port, public_url=public_url
+        )
         container = open_container(settings)
     run_server(container, out)
 

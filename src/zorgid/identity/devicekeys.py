@@ -37,7 +37,9 @@ def load_device_key(spki_der: bytes) -> ec.EllipticCurvePublicKey:
             "public key unreadable", reason=N_("the public key is not a P-256 key.")
         ) from None
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise BadRequestError("public key not P-256", reason=N_("the public key is not a P-256 key."))
+        raise BadRequestError(
+            "public key not P-256", reason=N_("the public key is not a P-256 key.")
+        )
     return key
 
 

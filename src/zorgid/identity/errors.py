@@ -68,6 +68,8 @@ class ActivationUnknownError(ActivationError):
 class ActivationUsedError(ActivationError):
     """The code was redeemed before: one code, one device."""
 
+    keeps_changes = True
+
     code = "activation_used"
     message = N_(
         "This activation QR code has already been used. Each code works once; ask for a new one "
@@ -77,6 +79,8 @@ class ActivationUsedError(ActivationError):
 
 class ActivationExpiredError(ActivationError):
     """The code's lifetime is over."""
+
+    keeps_changes = True
 
     code = "activation_expired"
     message = N_("This activation QR code has expired. Ask for a new one.")
@@ -88,7 +92,9 @@ class ActivationLockedError(ActivationError):
     keeps_changes = True
 
     code = "activation_locked"
-    message = N_("This activation QR code was tried too often and no longer works. Ask for a new one.")
+    message = N_(
+        "This activation QR code was tried too often and no longer works. Ask for a new one."
+    )
 
 
 class PinFormatError(IdentityError):

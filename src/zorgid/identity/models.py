@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import datetime as dt  # noqa: TC003 - SQLAlchemy reads Mapped[] annotations at runtime
 import enum
 
 from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, UniqueConstraint

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from zorgid.audit.log import AuditLog
 from zorgid.core.i18n import N_
 from zorgid.core.tokens import hash_token, new_id, new_token, same_token
 from zorgid.identity.devicekeys import (
@@ -25,6 +24,7 @@ from zorgid.identity.devicekeys import (
     verify_device_signature,
 )
 from zorgid.identity.errors import (
+    ActivationError,
     ActivationExpiredError,
     ActivationLockedError,
     ActivationUnknownError,
@@ -52,12 +52,16 @@ from zorgid.identity.pin import check_pin_format, pin_mac, pin_matches
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from zorgid.audit.log import AuditLog
     from zorgid.core.clock import Clock
     from zorgid.settings import Settings
 
 _EMAIL = re.compile(r"[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
 _BAD_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069<>]")
 STATUS_WINDOW = dt.timedelta(minutes=2)
+MAX_NAME = 200
+MAX_EMAIL = 320
+MAX_ID_LENGTH = 32
 
 
 @dataclass(frozen=True)
@@ -94,11 +98,11 @@ class IdentityService:
         """Register a person by name and e-mail address."""
         name = " ".join(name.split())
         email = email.strip()
-        if not name or len(name) > 200 or _BAD_NAME_CHARS.search(name):
+        if not name or len(name) > MAX_NAME or _BAD_NAME_CHARS.search(name):
             raise PersonInvalidError(
                 "bad name", reason=N_("give the full name, in plain letters (at most 200).")
             )
-        if not _EMAIL.fullmatch(email) or len(email) > 320:
+        if not _EMAIL.fullmatch(email) or len(email) > MAX_EMAIL:
             raise PersonInvalidError(
                 "bad e-mail", reason=N_("give a valid e-mail address, such as naam@praktijk.nl.")
             )
@@ -217,13 +221,24 @@ class IdentityService:
             .values(used_at=now)
             .execution_options(synchronize_session=False)
         )
-        if won.rowcount != 1:  # type: ignore[attr-defined] - CursorResult of an UPDATE
+        if won.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult (an UPDATE)
             self._session.refresh(code)
+            refusal: ActivationError
             if code.used_at is not None:
-                raise ActivationUsedError
-            if code.failed_attempts >= self._settings.activation_nonce_tries:
-                raise ActivationLockedError
-            raise ActivationExpiredError
+                refusal = ActivationUsedError()
+            elif code.failed_attempts >= self._settings.activation_nonce_tries:
+                refusal = ActivationLockedError()
+            else:
+                refusal = ActivationExpiredError()
+            # Every use of a code is audited, refused ones too (the error keeps this change).
+            self._audit.record(
+                "activation.refused",
+                actor="anonymous",
+                subject=f"person:{code.person_id}",
+                source=source,
+                details={"activation": code.id, "reason": refusal.code},
+            )
+            raise refusal
         device_id = new_id()
         salt = secrets.token_bytes(16)
         device = Device(
@@ -258,7 +273,7 @@ class IdentityService:
 
     def device(self, device_id: str, *, usable: bool = True) -> Device:
         """The device, refusing unknown ones and (when ``usable``) blocked or revoked ones."""
-        device = self._session.get(Device, device_id) if len(device_id) <= 32 else None
+        device = self._session.get(Device, device_id) if len(device_id) <= MAX_ID_LENGTH else None
         if device is None:
             raise DeviceUnknownError
         if usable:
@@ -320,7 +335,11 @@ class IdentityService:
             delay = settings.pin_backoff_seconds * 2 ** (failures - settings.pin_free_tries)
             device.pin_next_try_at = now + dt.timedelta(seconds=delay)
         self._audit.record(
-            "pin.wrong", actor=subject, subject=subject, source=source, details={"failures": failures}
+            "pin.wrong",
+            actor=subject,
+            subject=subject,
+            source=source,
+            details={"failures": failures},
         )
         raise PinWrongError(remaining_attempts=settings.pin_max_failures - failures)
 

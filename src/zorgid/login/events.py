@@ -39,10 +39,10 @@ class Subscription:
         """Mark that something changed."""
         self._event.set()
 
-    async def wait(self, timeout: float) -> bool:
+    async def wait(self, seconds: float) -> bool:
         """Wait for a change (True) or the timeout (False); then re-arm."""
         try:
-            await asyncio.wait_for(self._event.wait(), timeout)
+            await asyncio.wait_for(self._event.wait(), seconds)
         except TimeoutError:
             return False
         finally:
@@ -147,7 +147,9 @@ class PostgresEvents(LocalEvents):
 
     def publish(self, session: Session, login_id: str) -> None:
         """NOTIFY within the changing transaction: delivered at commit, dropped on rollback."""
-        session.execute(text("SELECT pg_notify(:channel, :id)"), {"channel": CHANNEL, "id": login_id})
+        session.execute(
+            text("SELECT pg_notify(:channel, :id)"), {"channel": CHANNEL, "id": login_id}
+        )
 
     async def _listen(self) -> None:
         import psycopg  # noqa: PLC0415 - only PostgreSQL deployments need the async driver
@@ -166,7 +168,7 @@ class PostgresEvents(LocalEvents):
                         self._wake(notification)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a dropped connection must not end listening
+            except Exception:
                 log.warning("login listener lost its connection; reconnecting", exc_info=True)
                 await asyncio.sleep(1)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import datetime as dt  # noqa: TC003 - SQLAlchemy reads Mapped[] annotations at runtime
 import enum
 
 from sqlalchemy import Enum, ForeignKey, String
@@ -35,8 +35,12 @@ class LoginSession(Base):
     code_hash: Mapped[str | None] = mapped_column(String(64))
     code_attempts: Mapped[int] = mapped_column(default=0)
     state: Mapped[LoginState] = mapped_column(
-        Enum(LoginState, name="login_state", native_enum=False,
-             values_callable=lambda e: [m.value for m in e])
+        Enum(
+            LoginState,
+            name="login_state",
+            native_enum=False,
+            values_callable=lambda e: [m.value for m in e],
+        )
     )
     device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.id"))
     person_id: Mapped[str | None] = mapped_column(ForeignKey("persons.id"))

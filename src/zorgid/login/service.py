@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
+from zorgid.core.i18n import N_
 from zorgid.core.tokens import hash_token, new_digits, new_id, new_token, same_token
 from zorgid.identity.devicekeys import load_device_key, signing_string, verify_device_signature
 from zorgid.identity.errors import BadRequestError
-from zorgid.identity.models import Person
 from zorgid.login.errors import (
     LoginCodeWrongError,
     LoginExpiredError,
@@ -34,14 +34,14 @@ if TYPE_CHECKING:
 
     from zorgid.audit.log import AuditLog
     from zorgid.core.clock import Clock
+    from zorgid.identity.models import Person
     from zorgid.identity.service import IdentityService
     from zorgid.login.events import LoginEvents
     from zorgid.settings import Settings
 
-FINAL_STATES = frozenset(
-    {LoginState.COMPLETED, LoginState.DECLINED, LoginState.FAILED}
-)
+FINAL_STATES = frozenset({LoginState.COMPLETED, LoginState.DECLINED, LoginState.FAILED})
 CODE_DIGITS = 6
+MAX_ID_LENGTH = 32  # longer identifiers are not ours: refuse them before any query
 
 
 @dataclass(frozen=True)
@@ -133,8 +133,10 @@ class LoginService:
         if login.state is not LoginState.SCANNED:
             raise LoginStateError(state=login.state.value)
         typed = "".join(code.split())
-        if login.code_hash is not None and len(typed) == CODE_DIGITS and same_token(
-            typed, login.code_hash
+        if (
+            login.code_hash is not None
+            and len(typed) == CODE_DIGITS
+            and same_token(typed, login.code_hash)
         ):
             login.state = LoginState.CONFIRMED
             self._events.publish(self._session, login.id)
@@ -235,7 +237,7 @@ class LoginService:
     ) -> Person | None:
         """The app approves (with PIN) or declines; returns the person when approved."""
         if decision not in {"approve", "decline"}:
-            raise BadRequestError("bad decision", reason="decision: approve or decline.")
+            raise BadRequestError("bad decision", reason=N_("the decision is approve or decline."))
         device = self._identity.device(device_id)
         login = self._session.get(LoginSession, login_id, with_for_update=True)
         if login is None or login.device_id != device.id:
@@ -246,7 +248,9 @@ class LoginService:
         )
         if login.state not in allowed:
             raise LoginStateError(state=login.state.value)
-        challenge = login.challenge if login.state is LoginState.CONFIRMED else ""
+        # A decline signs the empty challenge: it may come before or after the browser typed
+        # the code, and it grants nothing.
+        challenge = login.challenge if decision == "approve" else ""
         # The challenge is handed out only once the browser typed the right code, so a
         # signature over it shows the app answered this very pairing.
         verify_device_signature(
@@ -262,7 +266,7 @@ class LoginService:
             self._audit.record("login.declined", actor=actor, subject=subject, source=source)
             return None
         if pin is None:
-            raise BadRequestError("no pin", reason="the PIN is missing.")
+            raise BadRequestError("no pin", reason=N_("the PIN is missing."))
         self._identity.check_pin(device, pin, source=source)
         login.state = LoginState.APPROVED
         login.person_id = device.person_id
@@ -281,8 +285,9 @@ class LoginService:
     def portal_person(self, token: str) -> Person:
         """The person of a live portal session, or :class:`SessionInvalidError`."""
         row = self._session.execute(
-            select(PortalSession.person_id, PortalSession.expires_at, PortalSession.ended_at)
-            .where(PortalSession.token_hash == hash_token(token))
+            select(PortalSession.person_id, PortalSession.expires_at, PortalSession.ended_at).where(
+                PortalSession.token_hash == hash_token(token)
+            )
         ).one_or_none()
         if row is None or row.ended_at is not None or row.expires_at <= self._clock.now():
             raise SessionInvalidError
@@ -304,17 +309,21 @@ class LoginService:
     # -- helpers ----------------------------------------------------------------------------
 
     def _for_browser(self, login_id: str, secret: str, *, lock: bool) -> LoginSession:
-        login = self._session.get(LoginSession, login_id, with_for_update=lock) if len(
-            login_id
-        ) <= 32 else None
+        login = (
+            self._session.get(LoginSession, login_id, with_for_update=lock)
+            if len(login_id) <= MAX_ID_LENGTH
+            else None
+        )
         if login is None or not hmac.compare_digest(hash_token(secret), login.browser_hash):
             raise LoginUnknownError("unknown login or another browser")
         return login
 
     def _for_app(self, login_id: str, nonce: str, *, lock: bool = True) -> LoginSession:
-        login = self._session.get(LoginSession, login_id, with_for_update=lock) if len(
-            login_id
-        ) <= 32 else None
+        login = (
+            self._session.get(LoginSession, login_id, with_for_update=lock)
+            if len(login_id) <= MAX_ID_LENGTH
+            else None
+        )
         if login is None or not same_token(nonce, login.nonce_hash):
             raise LoginUnknownError("unknown login or wrong nonce")
         return login
@@ -326,8 +335,10 @@ class LoginService:
 
     def _refuse_expired(self, login: LoginSession) -> None:
         if login.state in FINAL_STATES:
-            raise LoginFailedError if login.state is LoginState.FAILED else LoginStateError(
-                state=login.state.value
+            raise (
+                LoginFailedError
+                if login.state is LoginState.FAILED
+                else LoginStateError(state=login.state.value)
             )
         if login.expires_at <= self._clock.now():
             raise LoginExpiredError

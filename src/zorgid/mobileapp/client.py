@@ -158,7 +158,6 @@ class AppClient:
         device_id: str,
         key: ec.EllipticCurvePrivateKey,
         challenge: str,
-        code: str,
         decision: Decision,
         pin: str | None = None,
     ) -> LoginOutcome:
@@ -168,7 +167,7 @@ class AppClient:
             if pin is None:
                 raise ValueError("an approval needs the PIN")
             body["pin"] = pin
-        body["signature"] = sign(key, answer_string(login_id, challenge, code, decision))
+        body["signature"] = sign(key, answer_string(login_id, challenge, decision))
         return self._read(login_outcome_from_json, self._post(f"/logins/{login_id}/answer", body))
 
     # --- HTTP ------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from zorgid.mobileapp.qr import QrKind, QrPointer, expect_kind
 from zorgid.mobileapp.signing import new_device_key
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Callable, Iterator
 
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -94,7 +95,8 @@ class IdReport:
     problem: ZorgidError | None = None
     #: The service told the app to delete its key, and it did.
     wiped: bool = False
-    refreshed_at: str | None = None
+    #: When the shown data came from the service (for cached data).
+    refreshed_at: dt.datetime | None = None
 
 
 class MobileApp:
@@ -179,7 +181,9 @@ class MobileApp:
             return self._cached(activation, error)
         if fresh.wipe:
             self.home.wipe()
-            return IdReport(fresh.status.value, fresh, activation.service_url, wiped=True)
+            # A wipe means the device is gone, even if the status claims otherwise.
+            status = "revoked" if fresh.status is DeviceStatus.ACTIVE else fresh.status.value
+            return IdReport(status, fresh, activation.service_url, wiped=True)
         updated = replace(activation, identity=fresh, refreshed_at=self._clock.now())
         self.home.save(updated)
         return IdReport(fresh.status.value, fresh, updated.service_url)
@@ -191,7 +195,7 @@ class MobileApp:
             activation.service_url,
             offline=True,
             problem=error,
-            refreshed_at=iso(activation.refreshed_at),
+            refreshed_at=activation.refreshed_at,
         )
 
     def _status(self, activation: Activation) -> Identity:
@@ -260,7 +264,7 @@ class MobileApp:
                     self._sleep(MIN_POLL_INTERVAL - elapsed)
 
     def approve(self, login: PendingLogin, challenge: str, pin: str) -> LoginOutcome:
-        """Approve with the PIN, signing the service's challenge and the code shown."""
+        """Approve with the PIN, signing the service's challenge."""
         check_pin_format(pin)
         outcome = self._answer(login, challenge, pin)
         if outcome.state != "approved":
@@ -268,7 +272,7 @@ class MobileApp:
         return outcome
 
     def decline(self, login: PendingLogin) -> LoginOutcome:
-        """Say no (allowed once scanned; the challenge is then the empty string)."""
+        """Say no to the login: allowed once scanned, signed without a challenge (protocol.md)."""
         return self._answer(login, "", None)
 
     def _answer(self, login: PendingLogin, challenge: str, pin: str | None) -> LoginOutcome:
@@ -278,7 +282,6 @@ class MobileApp:
                 device_id=login.activation.device_id,
                 key=login.key,
                 challenge=challenge,
-                code=login.request.code,
                 decision="decline" if pin is None else "approve",
                 pin=pin,
             )

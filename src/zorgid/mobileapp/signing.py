@@ -56,9 +56,9 @@ def scan_string(login_id: str, nonce: str, device_id: str) -> str:
     return _join(LOGIN_SCAN, login_id, nonce, device_id)
 
 
-def answer_string(login_id: str, challenge: str, code: str, decision: Decision) -> str:
-    """protocol.md "QR login", answer (``challenge`` is ``""`` for a decline before confirm)."""
-    return _join(LOGIN_ANSWER, login_id, challenge, code, decision)
+def answer_string(login_id: str, challenge: str, decision: Decision) -> str:
+    """protocol.md "QR login", answer (a decline signs the empty challenge)."""
+    return _join(LOGIN_ANSWER, login_id, challenge if decision == "approve" else "", decision)
 
 
 def new_device_key() -> ec.EllipticCurvePrivateKey:

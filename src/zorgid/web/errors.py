@@ -56,7 +56,9 @@ class CsrfError(ZorgidError):
     """A form arrived without the token of the page it came from."""
 
     code = "csrf_invalid"
-    message = N_("This form has expired or did not come from this site. Reload the page and try again.")
+    message = N_(
+        "This form has expired or did not come from this site. Reload the page and try again."
+    )
 
 
 class NotFoundError(ZorgidError):
@@ -120,7 +122,11 @@ def error_response(request: Request, error: ZorgidError, status: int | None = No
     return render(
         request,
         "error.html",
-        {"title": translate(N_("Something is not right"), lang), "message": error.public_message(lang), "code": error.code},
+        {
+            "title": translate(N_("Something is not right"), lang),
+            "message": error.public_message(lang),
+            "code": error.code,
+        },
         status=status,
         headers=headers,
     )
@@ -135,8 +141,12 @@ def install(app: FastAPI) -> None:
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)  # noqa: S101
-        fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) or "body" for e in exc.errors()})
-        return error_response(request, InvalidRequestError(str(exc.errors())[:500], reason=", ".join(fields)[:200]))
+        fields = sorted(
+            {".".join(str(p) for p in e.get("loc", ())[1:]) or "body" for e in exc.errors()}
+        )
+        return error_response(
+            request, InvalidRequestError(str(exc.errors())[:500], reason=", ".join(fields)[:200])
+        )
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)  # noqa: S101
@@ -144,7 +154,11 @@ def install(app: FastAPI) -> None:
             return error_response(request, MethodError(), 405)
         if exc.status_code == 404:  # noqa: PLR2004
             return error_response(request, NotFoundError(), 404)
-        return error_response(request, InvalidRequestError(str(exc.detail), reason=str(exc.status_code)), exc.status_code)
+        return error_response(
+            request,
+            InvalidRequestError(str(exc.detail), reason=str(exc.status_code)),
+            exc.status_code,
+        )
 
     async def on_defect(request: Request, exc: Exception) -> Response:
         log.error("unhandled error", exc_info=exc)

@@ -41,11 +41,14 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "zorgid_http_requests", "HTTP requests by method and status",
-            ["method", "status"], registry=self.registry,
+            "zorgid_http_requests",
+            "HTTP requests by method and status",
+            ["method", "status"],
+            registry=self.registry,
         )
         self.duration = Histogram(
-            "zorgid_http_request_duration_seconds", "Time to the response's first byte",
+            "zorgid_http_request_duration_seconds",
+            "Time to the response's first byte",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
             registry=self.registry,
         )
@@ -76,7 +79,10 @@ class RequestObserver:
                 self.metrics.requests.labels(scope["method"], str(status)).inc()
                 # The path only: query strings may carry one-time values.
                 self.log.info(
-                    "request", method=scope["method"], path=scope["path"], status=status,
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
                     ms=round(elapsed * 1000, 2),
                 )
             await send(message)

@@ -42,20 +42,28 @@ def render(
     """A page in the request's language; ``_`` in templates translates an English msgid."""
     lang = request_language(request)
     container = request.app.state.container
-    html = environment().get_template(template).render(
-        {
-            "_": partial(translate, lang=lang),
-            "lang": lang,
-            "other_lang": "en" if lang == "nl" else "nl",
-            "service_name": container.settings.service_name,
-            "path": request.url.path,
-            **context,
-        }
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            {
+                "_": partial(translate, lang=lang),
+                "lang": lang,
+                "other_lang": "en" if lang == "nl" else "nl",
+                "service_name": container.settings.service_name,
+                "path": request.url.path,
+                **context,
+            }
+        )
     )
     response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
     if request.query_params.get("lang") == lang:
         response.set_cookie(
-            LANG_COOKIE, lang, max_age=31536000, httponly=True, samesite="lax",
+            LANG_COOKIE,
+            lang,
+            max_age=31536000,
+            httponly=True,
+            samesite="lax",
             secure=container.settings.cookie_secure,
         )
     return response

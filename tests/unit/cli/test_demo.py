@@ -12,7 +12,17 @@ if TYPE_CHECKING:
 
 def _demo(directory: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "zorgid", "demo", "validatietool", "--no-pause", "--dir", str(directory), *extra],
+        [
+            sys.executable,
+            "-m",
+            "zorgid",
+            "demo",
+            "validatietool",
+            "--no-pause",
+            "--dir",
+            str(directory),
+            *extra,
+        ],
         capture_output=True,
         text=True,
         check=False,

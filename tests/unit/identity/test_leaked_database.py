@@ -65,7 +65,9 @@ def _search(leaked: LeakedDevice, key: bytes) -> set[str]:
     stored = leaked.pin_mac
     found: set[str] = set()
     for prefix in _prefixes(leaked):
-        found.update(p.decode() for p in ALL_PINS if hmac.digest(key, prefix + p, "sha256") == stored)
+        found.update(
+            p.decode() for p in ALL_PINS if hmac.digest(key, prefix + p, "sha256") == stored
+        )
         found.update(p.decode() for p in ALL_PINS if hashlib.sha256(prefix + p).digest() == stored)
     return found
 

@@ -151,7 +151,11 @@ def test_the_right_pin_resets_the_count_of_wrong_ones(
     stored = _stored(container, device.id)
     assert stored.pin_failures == 0
     assert stored.pin_next_try_at is None
-    assert [_wrong(container, device.id).params["remaining_attempts"] for _ in range(3)] == [5, 4, 3]
+    assert [_wrong(container, device.id).params["remaining_attempts"] for _ in range(3)] == [
+        5,
+        4,
+        3,
+    ]
 
 
 def test_a_revoked_device_cannot_check_a_pin(container: Container) -> None:

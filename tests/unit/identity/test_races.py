@@ -34,9 +34,7 @@ def wide(container: Container) -> Iterator[Container]:
     """The test's container with a connection for every thread of the crowd."""
     engine = make_engine(container.settings.resolved_database_url, pool_size=CROWD)
     try:
-        yield dataclasses.replace(
-            container, engine=engine, sessions=make_session_factory(engine)
-        )
+        yield dataclasses.replace(container, engine=engine, sessions=make_session_factory(engine))
     finally:
         engine.dispose()
 

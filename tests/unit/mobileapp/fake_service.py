@@ -110,7 +110,7 @@ class FakeService:
 
     # --- the protocol ----------------------------------------------------------------------
 
-    def handle(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:  # noqa: PLR0911
+    def handle(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if m := re.fullmatch(r"/api/app/v1/activations/([\w-]+)", path):
             return self._activate(m[1], body)
         if m := re.fullmatch(r"/api/app/v1/devices/([\w-]+)/status", path):
@@ -209,9 +209,12 @@ class FakeService:
         login = self.logins[login_id]
         device = self.devices[body["device_id"]]
         decision = body["decision"]
-        expected = {"device_id", "decision", "signature"} | ({"pin"} if decision == "approve" else set())
+        expected = {"device_id", "decision", "signature"} | (
+            {"pin"} if decision == "approve" else set()
+        )
         assert set(body) == expected, body
-        challenge = login.challenge if decision == "approve" else ""
+        # A decline before the browser confirmed signs an empty challenge (protocol.md).
+        challenge = login.challenge if login.state == "confirmed" else ""
         signed = f"zorgid-login-v1\n{login_id}\n{challenge}\n{login.code}\n{decision}"
         if not verify(device.public_key, signed, body["signature"]):
             return error(400, "signature_invalid", "Handtekening ongeldig.")
@@ -277,6 +280,8 @@ def serve(service: FakeService) -> tuple[_Server, threading.Thread]:
     """Start ``service`` on a free loopback port; its ``base_url`` is set."""
     server = _Server(service)
     service.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     return server, thread

@@ -1,16 +1,18 @@
-"""`zorgid app --home DIR activate|login|id` as formats.md describes them, against a fake service."""
+"""`zorgid app --home DIR activate|login|id` as formats.md describes them (fake service)."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.unit.mobileapp.conftest import qr_png
+from zorgid.cli import app as cli_app
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -20,8 +22,6 @@ if TYPE_CHECKING:
 
 
 def free_url() -> str:
-    import socket  # noqa: PLC0415
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{probe.getsockname()[1]}"
@@ -101,7 +101,6 @@ def test_a_revoked_device_may_be_activated_again(
 def test_a_used_activation_code_shows_the_services_message(app: App, service: FakeService) -> None:
     qr = service.new_activation()
     assert app("activate", qr, "--pin-stdin", input="13579\n").exit_code == 0
-    result = app("--help")  # noqa: F841 - keep the runner warm; the home is now activated
     other = type(app)(app.home.parent / "other-home")
     result = other("activate", qr, "--pin-stdin", input="13579\n")
     assert result.exit_code == 1
@@ -184,6 +183,25 @@ def test_deny_declines_without_a_pin(app: App, service: FakeService) -> None:
     assert not any(path.endswith("/wait") for path in service.paths())
 
 
+def test_deny_still_declines_when_the_browser_confirmed_first(
+    app: App, service: FakeService
+) -> None:
+    app.activate(service)
+    login_id, qr = service.new_login(scanned_waits=None)
+    original = service.handle
+
+    def scan_then_confirm(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        answer = original(path, body)
+        if path.endswith("/scan"):
+            service.confirm(login_id)  # the browser was quicker than the decline
+        return answer
+
+    service.handle = scan_then_confirm  # type: ignore[method-assign]
+    result = app("login", qr, "--deny")
+    assert result.exit_code == 0, result.output
+    assert service.logins[login_id].state == "declined"
+
+
 def test_a_wrong_pin_from_stdin_says_how_many_tries_are_left(
     app: App, service: FakeService
 ) -> None:
@@ -219,17 +237,16 @@ def test_a_revoked_device_is_wiped_when_it_scans(
     assert not (home / "device-key.pem").exists()
 
 
-def test_a_login_declined_in_the_browser_ends_with_exit_1(app: App, service: FakeService) -> None:
+def test_a_login_that_fails_in_the_browser_ends_with_exit_1(app: App, service: FakeService) -> None:
     app.activate(service)
     login_id, qr = service.new_login(scanned_waits=None)
-    service.logins[login_id].state = "failed"  # the browser typed the code wrong three times
-    service.logins[login_id].device_id = None
     original = service.handle
 
-    def scan_then_fail(path: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+    def scan_then_fail(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         answer = original(path, body)
         if path.endswith("/scan"):
-            service.logins[login_id].state = "failed"
+            # The browser typed the code wrong three times while the app waited.
+            service.set_login_state(login_id, "failed")
         return answer
 
     service.handle = scan_then_fail  # type: ignore[method-assign]
@@ -273,9 +290,9 @@ def test_a_script_sees_the_code_before_the_pin_is_read(
     assert process.stdout is not None
     assert process.stdin is not None
     try:
-        for line in process.stdout:  # pragma: no branch - ends at the code line
-            if line.startswith("Code: "):
-                break
+        line = process.stdout.readline()
+        while line and not line.startswith("Code: "):
+            line = process.stdout.readline()
         assert line == "Code: 123456\n"
         assert service.logins[login_id].state == "scanned"
         service.confirm(login_id)
@@ -285,6 +302,55 @@ def test_a_script_sees_the_code_before_the_pin_is_read(
     finally:
         process.kill()
     assert service.logins[login_id].state == "approved"
+
+
+# --- at a terminal ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_app, "stdin_is_terminal", lambda: True)
+
+
+@pytest.mark.usefixtures("terminal")
+def test_at_a_terminal_a_new_pin_is_asked_twice_until_it_is_good(
+    app: App, service: FakeService
+) -> None:
+    answers = "12345\n13579\n24680\n13579\n13579\n"  # a run; a mismatch; then right
+    result = app("activate", service.new_activation(), "--lang", "en", input=answers)
+    assert result.exit_code == 0, result.output
+    assert "[pin_format]" in result.stderr
+    assert "[pin_mismatch]" in result.stderr
+    (device,) = service.devices.values()
+    assert device.pin == "13579"
+    assert "13579" not in result.stdout  # hidden input
+
+
+@pytest.mark.usefixtures("terminal")
+def test_at_a_terminal_three_bad_tries_stop_the_activation(app: App, service: FakeService) -> None:
+    result = app("activate", service.new_activation(), input="11111\n22222\n33333\n")
+    assert result.exit_code == 1
+    assert service.requests == []
+
+
+@pytest.mark.usefixtures("terminal")
+def test_at_a_terminal_a_wrong_pin_may_be_tried_again(app: App, service: FakeService) -> None:
+    app.activate(service)
+    login_id, qr = service.new_login()
+    result = app("login", qr, "--lang", "en", input="24680\n13579\n")
+    assert result.exit_code == 0, result.output
+    assert "Attempts left: 2." in result.stderr
+    assert service.logins[login_id].state == "approved"
+
+
+@pytest.mark.usefixtures("terminal")
+def test_at_a_terminal_an_empty_pin_declines(app: App, service: FakeService) -> None:
+    app.activate(service)
+    login_id, qr = service.new_login()
+    result = app("login", qr, "--lang", "en", input="\n")
+    assert result.exit_code == 0, result.output
+    assert "Declined" in result.stdout
+    assert service.logins[login_id].state == "declined"
 
 
 # --- id --------------------------------------------------------------------------------------
@@ -348,3 +414,19 @@ def test_id_when_the_service_says_wipe_deletes_the_key(
     assert not (home / "device-key.pem").exists()
     assert not (home / "device.json").exists()
     assert app.json("id")[1]["status"] == "not_activated"
+
+
+def test_id_when_the_service_refuses_shows_the_cache_with_exit_1(
+    app: App, service: FakeService
+) -> None:
+    app.activate(service)
+    service.override = (
+        400,
+        b'{"error": {"code": "signature_invalid", "message": "Klok loopt achter."}}',
+        "application/json",
+    )
+    code, view = app.json("id")
+    assert code == 1
+    assert view["name"] == "Petra de Vries"
+    assert view["code"] == "signature_invalid"
+    assert "Klok loopt achter." in view["message"]

@@ -246,7 +246,7 @@ def test_control_characters_in_the_services_text_do_not_reach_the_terminal() -> 
 def test_anything_outside_the_protocol_is_an_unexpected_answer(
     status: int, kwargs: dict[str, Any]
 ) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(_: httpx.Request) -> httpx.Response:
         return httpx.Response(status, **kwargs)
 
     with pytest.raises(ServiceResponseError) as caught:
@@ -263,7 +263,9 @@ def test_an_identity_answer_with_a_wrong_shape_is_unexpected() -> None:
         {**IDENTITY, "person": None},
     ):
         with pytest.raises(ServiceResponseError):
-            client(Recorder(200, broken)).device_status("dev-1", key=new_device_key(), timestamp="t")
+            client(Recorder(200, broken)).device_status(
+                "dev-1", key=new_device_key(), timestamp="t"
+            )
 
 
 def test_a_timeout_is_reported_as_such() -> None:

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import os
 import stat
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -16,6 +16,9 @@ from zorgid.mobileapp.errors import HomeCorruptError, HomeWriteError
 from zorgid.mobileapp.keystore import Activation, Home
 from zorgid.mobileapp.models import DeviceStatus, Identity, Membership, Organisation
 from zorgid.mobileapp.signing import new_device_key
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 IDENTITY = Identity(
@@ -73,7 +76,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_scraps(
     home.save(ACTIVATION, new_device_key())
     before = home.device_file.read_bytes()
 
-    def broken_fsync(fd: int) -> None:
+    def broken_fsync(_: int) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", broken_fsync)

@@ -24,9 +24,13 @@ from zorgid.mobileapp.signing import (
 
 def test_the_signing_strings_are_the_protocols() -> None:
     assert activation_string("A1", "N1") == "zorgid-activate-v1\nA1\nN1"
-    assert status_string("D1", "2026-11-28T12:00:00Z") == "zorgid-status-v1\nD1\n2026-11-28T12:00:00Z"
+    assert (
+        status_string("D1", "2026-11-28T12:00:00Z") == "zorgid-status-v1\nD1\n2026-11-28T12:00:00Z"
+    )
     assert scan_string("L1", "N1", "D1") == "zorgid-login-scan-v1\nL1\nN1\nD1"
-    assert answer_string("L1", "C1", "123456", "approve") == "zorgid-login-v1\nL1\nC1\n123456\napprove"
+    assert (
+        answer_string("L1", "C1", "123456", "approve") == "zorgid-login-v1\nL1\nC1\n123456\napprove"
+    )
 
 
 def test_a_decline_before_confirmation_signs_an_empty_challenge() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt  # noqa: TC003 - pydantic and FastAPI read annotations at runtime
 import time
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -76,8 +77,8 @@ def _container(request: Request) -> Container:
     return container
 
 
-def _zulu(moment: object) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[attr-defined]
+def _zulu(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @router.post("/activations/{activation_id}", status_code=201)
@@ -96,8 +97,12 @@ def activate(activation_id: Id, body: ActivationRequest, request: Request) -> di
             source=client_ip(request),
         )
         person = identity.person(device.person_id)
-        return {"device_id": device.id, "status": device.status.value,
-                "service": _service(container), **profile(person)}
+        return {
+            "device_id": device.id,
+            "status": device.status.value,
+            "service": _service(container),
+            **profile(person),
+        }
 
 
 @router.post("/devices/{device_id}/status")
@@ -110,8 +115,12 @@ def device_status(device_id: Id, body: StatusRequest, request: Request) -> dict[
             device_id, timestamp=body.timestamp, signature=body.signature
         )
         person = identity.person(device.person_id)
-        answer: dict[str, object] = {"device_id": device.id, "status": device.status.value,
-                                     "service": _service(container), **profile(person)}
+        answer: dict[str, object] = {
+            "device_id": device.id,
+            "status": device.status.value,
+            "service": _service(container),
+            **profile(person),
+        }
         if device.status.value != "active":
             answer["wipe"] = True
         return answer

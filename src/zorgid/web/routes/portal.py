@@ -15,7 +15,7 @@ from zorgid.core.i18n import N_
 from zorgid.errors import ZorgidError
 from zorgid.login.errors import SessionInvalidError
 from zorgid.web.client import client_ip, user_agent
-from zorgid.web.errors import CsrfError, error_response, wants_json
+from zorgid.web.errors import CsrfError, InvalidRequestError, error_response, wants_json
 from zorgid.web.language import request_language
 from zorgid.web.pages import render
 from zorgid.web.security import csrf_ok, csrf_token
@@ -33,6 +33,7 @@ SESSION_COOKIE = "zorgid_session"
 Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{22}$")]
 Field = Annotated[str, Form(max_length=100)]
 STREAM_SECONDS = 300.0
+MAX_QR = 200
 ROLE_NAMES = {
     "operator": N_("Operator"),
     "administrator": N_("Portal administrator"),
@@ -107,8 +108,8 @@ def qr_image(login_id: Id, request: Request) -> Response:
     del login_id
     text = request.query_params.get("t", "")
     container = _container(request)
-    if not text.startswith(f"{container.settings.public_url}/app/login/") or len(text) > 200:
-        return error_response(request, CsrfError("bad qr text"), 400)
+    if not text.startswith(f"{container.settings.public_url}/app/login/") or len(text) > MAX_QR:
+        raise InvalidRequestError("bad qr text", reason=N_("this is not a login QR code."))
     svg = segno.make(text, error="m").svg_inline(scale=6, border=4)
     return Response(svg, media_type="image/svg+xml")
 
@@ -255,5 +256,3 @@ def app_link(login_id: Id, request: Request) -> Response:
     """A QR opened by an ordinary camera app: explain that the ZORG-ID app is needed."""
     del login_id
     return render(request, "app_link.html", {})
-
-
