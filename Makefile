@@ -7,8 +7,10 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 setup:
 	@scripts/setup
 
+PORT ?= 8000
+
 demo: setup
-	@$(UV) run zorgid demo
+	@$(UV) run zorgid demo --port $(PORT)
 
 test: setup
 	@$(UV) run pytest -q
@@ -36,6 +38,7 @@ check: lint typecheck imports i18n-check test
 
 bench: setup
 	$(UV) run python bench/verify.py
+	$(UV) run python bench/login.py
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache
