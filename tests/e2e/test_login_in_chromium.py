@@ -98,7 +98,7 @@ def test_person_logs_in_by_scanning_the_portal_qr_with_the_app(live: Live, tmp_p
                     code = found.group(1).replace(" ", "")
                     break
             assert code, "".join(shown) + scanner.stderr.read()  # type: ignore[union-attr]
-            page.wait_for_function("document.getElementById('login').dataset.state === 'scanned'")
+            page.wait_for_selector("#login[data-state=scanned]")
             page.fill("#code", code)
             page.click("#code-form button[type=submit]")
             scanner.stdin.write(PIN + "\n")
