@@ -1,0 +1,920 @@
+"""Complete QR+PIN login ceremonies per second, one server process on one core, side by side.
+
+For each database (SQLite in a fresh data directory; PostgreSQL in a fresh database
+``zorgid_bench_<random>`` on 127.0.0.1:5432 as user ``postgres``, created and dropped here) the
+script runs ``zorgid init``, makes one person with an activation code per virtual user through
+the Python API, and starts ``zorgid serve`` pinned to core 0 (``taskset -c 0``). This process,
+the client, pins itself to core 1. It activates one device per virtual user over HTTP (a P-256
+key and PIN, signed as docs/protocol.md says), then ``--users`` virtual users each repeat, for
+``--seconds`` after a warm-up, the whole ceremony with their own device:
+
+1. browser ``GET /``: a new login; the login id, QR text and CSRF token from the page, the
+   ``zorgid_login`` cookie from ``Set-Cookie`` (cookies are handled by hand: they are
+   ``Secure`` and this client speaks plain HTTP to 127.0.0.1);
+2. browser ``GET /login/{id}/events`` (server-sent events, read as they arrive; the app scans
+   once the first event is in, as a person scans a QR that is already on screen);
+3. app ``POST /api/app/v1/logins/{id}/scan`` (signed), which hands out the code;
+4. app ``POST .../wait`` (the long poll, sent at once) while the browser ``POST
+   /login/{id}/code`` types the code; the wait returns the challenge;
+5. app ``POST .../answer`` (approve, PIN, signature over the challenge);
+6. the browser's event stream says ``approved``;
+7. browser ``POST /login/{id}/complete`` (JSON), which sets ``zorgid_session``;
+8. browser ``GET /`` with that session: the page must show the person's name.
+
+Eight HTTP requests make one ceremony. Reported per database and concurrency:
+
+- ceremonies/s and HTTP requests/s over the measured window, and requests per ceremony;
+- approval to browser: from the moment the app starts sending its answer to the moment the
+  browser's event stream delivers ``approved``, p50/p99; also from the answer's response to
+  the event (negative when the event overtakes the response);
+- the ceiling: requests/s of ``GET /healthz`` against the same server, with the same client and
+  concurrency, measured right before and right after the ceremonies (their mean is used), and
+  the ratio of the ceremony phase's requests/s to it;
+- CPU, as a share of one core: the server process, this client (near 100 % the client, not the
+  server, may be what limits the figures: the output says so), the PostgreSQL backends serving
+  the bench's database (not pinned: on a two-core machine they share the cores with the other
+  two), and everything else on each core (other work on the machine makes the figures low:
+  the output says so when it took more than 10 % of the server's core); the server's CPU
+  milliseconds per ceremony, per request and per ``/healthz``; PostgreSQL sessions opened per
+  second (a connection pool that keeps opening connections shows here);
+- every non-2xx answer and every failed ceremony, by step; a run with any is marked.
+
+Targets (the issue): at least 150 ceremonies/s on one core, p99 approval to browser at most
+50 ms. ``--profile PREFIX`` runs ``py-spy record --gil`` (``uv run --with py-spy``) on the server
+during each measured ceremony phase, writes collapsed stacks to ``PREFIX-<database>-<users>.txt``
+and prints the functions with the most samples (samples holding the GIL: Python's own work;
+SQLite's C code and waits do not show). Exit status 1 when any error occurred.
+
+Run: ``uv run python bench/login.py`` (``--quick`` for a smoke run of a few seconds;
+``--databases sqlite`` without PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import collections
+import contextlib
+import dataclasses
+import functools
+import html
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import psycopg
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from zorgid.bootstrap import build
+from zorgid.settings import from_environment
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterator, Mapping
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PIN = "27183"
+SERVER_CORE = 0
+CLIENT_CORE = 1
+REQUESTS_PER_CEREMONY = 8
+TARGET_RATE = 150.0
+TARGET_P99_MS = 50.0
+CLIENT_BUSY = 0.9  # a client using more of its core than this may be what limits the figures
+NOISY = 0.1  # other processes using more of the server's core than this make the figures low
+HTTP_OK_FIRST, HTTP_OK_END = 200, 300
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) zorgid-bench/1"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+_LOGIN_ID = re.compile(r'data-login="([A-Za-z0-9_-]{22})"')
+_QR = re.compile(r'data-qr="([^"]+)"')
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+class StepFailedError(Exception):
+    """One step of a ceremony got an answer it should not have; ``key`` names step and status."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+@dataclass
+class Stats:
+    """What one phase counted."""
+
+    requests: int = 0
+    ceremonies: int = 0
+    errors: collections.Counter[str] = field(default_factory=collections.Counter)
+    answer_to_event: list[float] = field(default_factory=list)
+    response_to_event: list[float] = field(default_factory=list)
+    ceremony_seconds: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Device:
+    """One activated device: its key, id and the name of its person."""
+
+    key: ec.EllipticCurvePrivateKey
+    device_id: str
+    person_name: str
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds used so far (or, from :meth:`minus`, shares of one core)."""
+
+    server: float
+    client: float
+    cores: tuple[float, ...]  # every process on each core, the kernel's work and steal included
+    postgres: float | None = None  # the backends serving the bench's database (PostgreSQL only)
+    sessions: float | None = None  # PostgreSQL sessions opened per second
+
+    @classmethod
+    def now(cls, server_pid: int) -> Cpu:
+        """The counters now."""
+        return cls(server=process_cpu(server_pid), client=time.process_time(), cores=cores_busy())
+
+    def minus(self, start: Cpu, seconds: float) -> Cpu:
+        """The shares of one core used since ``start``, ``seconds`` ago."""
+        return Cpu(
+            server=(self.server - start.server) / seconds,
+            client=(self.client - start.client) / seconds,
+            cores=tuple((a - b) / seconds for a, b in zip(self.cores, start.cores, strict=True)),
+        )
+
+    def others(self, core: int) -> float:
+        """What else kept ``core`` busy: not the server (core 0) or this client (core 1)."""
+        if core >= len(self.cores):
+            return float("nan")
+        own = {SERVER_CORE: self.server, CLIENT_CORE: self.client}.get(core, 0.0)
+        return max(0.0, self.cores[core] - own)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One measured window."""
+
+    seconds: float
+    stats: Stats
+    cpu: Cpu  # shares of one core
+    hot: list[tuple[str, int]]  # --profile: the total of samples, then the most sampled
+
+    @property
+    def request_rate(self) -> float:
+        """HTTP requests answered per second."""
+        return self.stats.requests / self.seconds
+
+    @property
+    def ceremony_rate(self) -> float:
+        """Complete ceremonies per second."""
+        return self.stats.ceremonies / self.seconds
+
+
+@dataclass(frozen=True)
+class Row:
+    """The figures of one concurrency level on one database."""
+
+    users: int
+    ceremonies: Phase
+    ceilings: tuple[Phase, Phase]
+
+    @property
+    def ceiling(self) -> float:
+        """The trivial endpoint's requests/s: the mean of before and after."""
+        return sum(p.request_rate for p in self.ceilings) / len(self.ceilings)
+
+    @property
+    def errors(self) -> collections.Counter[str]:
+        """Every error of the ceremonies and of the ceiling runs."""
+        total = collections.Counter(self.ceremonies.stats.errors)
+        for phase in self.ceilings:
+            total.update(phase.stats.errors)
+        return total
+
+
+# -- signing (docs/protocol.md, "Conventions") ---------------------------------------------
+
+
+def b64url(data: bytes) -> str:
+    """Base64url without padding."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def sign(key: ec.EllipticCurvePrivateKey, label: str, *values: str) -> str:
+    """ECDSA P-256/SHA-256 over ``label`` and ``values`` joined by line feeds; DER, base64url."""
+    message = "\n".join((label, *values)).encode("utf-8")
+    return b64url(key.sign(message, ec.ECDSA(hashes.SHA256())))
+
+
+def spki(key: ec.EllipticCurvePrivateKey) -> str:
+    """The public key as the protocol sends it: SubjectPublicKeyInfo DER, base64url."""
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return b64url(der)
+
+
+# -- measuring -----------------------------------------------------------------------------
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a process has used so far; 0 once gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def cores_busy() -> tuple[float, ...]:
+    """Busy CPU seconds of each core so far (user, nice, system, irq, softirq, steal)."""
+    busy = []
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *values = line.split()
+        if name.startswith("cpu") and name != "cpu":
+            ticks = [int(v) for v in values]
+            busy.append(sum(ticks[i] for i in (0, 1, 2, 5, 6, 7)) / CLK_TCK)
+    return tuple(busy)
+
+
+def backends(database: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving ``database``, by process id."""
+    found = {}
+    title = f" {database} ".encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if title in (entry / "cmdline").read_bytes():
+                    found[int(entry.name)] = process_cpu(int(entry.name))
+    return found
+
+
+def sessions_opened(database: str) -> int:
+    """How many sessions PostgreSQL has opened on ``database`` (its statistics)."""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = %s", (database,)
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def postgres_meter(database: str, stop: asyncio.Event) -> tuple[float, int]:
+    """CPU seconds of the database's backends and sessions opened, from now until ``stop``.
+
+    Backends come and go (a pool's overflow connections), so they are sampled every 0.2 s; a
+    backend that ends loses at most its last 0.2 s.
+    """
+    start, last = await asyncio.to_thread(backends, database), {}
+    opened = await asyncio.to_thread(sessions_opened, database)
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.2)
+        last.update(await asyncio.to_thread(backends, database))
+    cpu = sum(seconds - start.get(pid, 0.0) for pid, seconds in last.items())
+    return cpu, await asyncio.to_thread(sessions_opened, database) - opened
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile (``fraction`` in 0..1); NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, round(fraction * len(ordered) + 0.5))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def collapsed_top(path: Path, count: int) -> list[tuple[str, int]]:
+    """Own samples by package and by function in py-spy's collapsed stacks; first the total."""
+    functions: collections.Counter[str] = collections.Counter()
+    packages: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, number = line.rpartition(" ")
+        if not stack or not number.isdigit():
+            continue
+        samples = int(number)
+        total += samples
+        leaf = stack.rsplit(";", 1)[-1].strip()
+        functions[leaf] += samples
+        where = leaf.rpartition("(")[2].split(":")[0]
+        packages[where.split("/")[0].removesuffix(".py") or "?"] += samples
+    top = [(f"package   {name}", n) for name, n in packages.most_common(count)]
+    top += [(f"function  {name}", n) for name, n in functions.most_common(count)]
+    return [("total", total), *top]
+
+
+# -- the server ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def zorgid_command() -> list[str]:
+    """The ``zorgid`` command of this environment (the console script next to Python)."""
+    script = Path(sys.executable).with_name("zorgid")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "zorgid"]
+
+
+@contextlib.contextmanager
+def database(kind: str) -> Iterator[dict[str, str]]:
+    """The ``ZORGID_*`` environment of a fresh, initialised service; removed afterwards."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"zorgid-bench-{kind}-"))
+    name = f"zorgid_bench_{secrets.token_hex(4)}"
+    env = {"ZORGID_DATA_DIR": str(data_dir), "ZORGID_LOG_LEVEL": "warning"}
+    if kind == "postgresql":
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        env["ZORGID_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    try:
+        yield env
+    finally:
+        if kind == "postgresql":
+            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def prepare(env: Mapping[str, str], count: int) -> list[tuple[str, str]]:
+    """``zorgid init``, then ``count`` people with an activation code: (name, QR text)."""
+    subprocess.run(
+        [*zorgid_command(), "init"],
+        env={**os.environ, **env},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    container = build(from_environment({**os.environ, **env}))
+    people = []
+    try:
+        with container.unit_of_work() as session:
+            identity = container.identity(session)
+            for i in range(count):
+                person = identity.add_person(
+                    name=f"Bench Persoon {i:04d}",
+                    email=f"bench{i:04d}@praktijk.example.nl",
+                    actor="operator:bench",
+                    source="bench",
+                )
+                issued = identity.issue_activation(person, actor="operator:bench", source="bench")
+                people.append((issued.person_name, issued.qr_text))
+    finally:
+        container.engine.dispose()
+    return people
+
+
+@contextlib.contextmanager
+def server(env: Mapping[str, str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``zorgid serve`` pinned to core 0, stopped (SIGTERM, then SIGKILL) afterwards."""
+    url = f"http://127.0.0.1:{port}"
+    taskset = ["taskset", "-c", str(SERVER_CORE)] if shutil.which("taskset") else []
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*taskset, *zorgid_command(), "serve", "--port", str(port), "--public-url", url],
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def until_ready(
+    http: aiohttp.ClientSession, base: str, process: subprocess.Popen[bytes]
+) -> None:
+    """Wait for ``/readyz`` to answer 200 (at most 60 s)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        with contextlib.suppress(aiohttp.ClientError):
+            async with http.get(f"{base}/readyz") as response:
+                if response.status == HTTP_OK_FIRST:
+                    return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the server did not become ready in 60 s")
+
+
+# -- the client ----------------------------------------------------------------------------
+
+
+class Client:
+    """Browsers and apps against one server; ``stats`` is the phase now being counted."""
+
+    def __init__(self, http: aiohttp.ClientSession, base: str) -> None:
+        self.http = http
+        self.base = base
+        self.stats = Stats()
+
+    async def call(  # noqa: PLR0913 - the parts of an HTTP request
+        self,
+        method: str,
+        path: str,
+        step: str,
+        *,
+        cookie: str | None = None,
+        json: dict[str, str] | None = None,
+        form: dict[str, str] | None = None,
+        accept: str | None = None,
+    ) -> tuple[int, Mapping[str, str], bytes, list[str]]:
+        """One request: status, headers, body and the ``Set-Cookie`` values; non-2xx raises."""
+        headers = {"User-Agent": USER_AGENT}
+        if cookie:
+            headers["Cookie"] = cookie
+        if accept:
+            headers["Accept"] = accept
+        async with self.http.request(
+            method,
+            self.base + path,
+            headers=headers,
+            json=json,
+            data=form,
+            allow_redirects=False,
+        ) as response:
+            body = await response.read()
+            self.stats.requests += 1
+            if not HTTP_OK_FIRST <= response.status < HTTP_OK_END:
+                raise StepFailedError(f"{step} {response.status} {body[:80]!r}")
+            return (
+                response.status,
+                response.headers,
+                body,
+                response.headers.getall("Set-Cookie", []),
+            )
+
+    async def activate(self, name: str, qr_text: str) -> Device:
+        """Activate a fresh P-256 device for the person of ``qr_text``."""
+        activation_id, nonce = qr_text.rsplit("/", 1)[1].split("#", 1)
+        key = ec.generate_private_key(ec.SECP256R1())
+        _, _, body, _ = await self.call(
+            "POST",
+            f"/api/app/v1/activations/{activation_id}",
+            "activate",
+            json={
+                "nonce": nonce,
+                "public_key": spki(key),
+                "pin": PIN,
+                "label": "bench phone",
+                "signature": sign(key, "zorgid-activate-v1", activation_id, nonce),
+            },
+        )
+        answer = _json(body)
+        if answer["person"]["name"] != name:
+            raise StepFailedError("activate: wrong person")
+        return Device(key=key, device_id=answer["device_id"], person_name=name)
+
+    async def healthz(self, _device: Device) -> None:
+        """The trivial endpoint, for the ceiling."""
+        await self.call("GET", "/healthz", "GET /healthz")
+
+    async def ceremony(self, device: Device) -> None:
+        """One complete QR+PIN login, from the login page to the logged-in page."""
+        started = time.perf_counter()
+        login_id, nonce, token, browser = await self._login_page()
+        loop = asyncio.get_running_loop()
+        listening: asyncio.Future[None] = loop.create_future()
+        approved: asyncio.Future[float] = loop.create_future()
+        stream = asyncio.create_task(self._events(login_id, browser, listening, approved))
+        waiting: asyncio.Task[str] | None = None
+        try:
+            await asyncio.wait_for(asyncio.shield(listening), 30)
+            app = f"/api/app/v1/logins/{login_id}"
+            scan_signature = sign(
+                device.key, "zorgid-login-scan-v1", login_id, nonce, device.device_id
+            )
+            _, _, body, _ = await self.call(
+                "POST",
+                f"{app}/scan",
+                "POST scan",
+                json={"nonce": nonce, "device_id": device.device_id, "signature": scan_signature},
+            )
+            code = _json(body)["code"]
+            waiting = asyncio.create_task(self._wait(app, nonce, device.device_id))
+            await self.call(
+                "POST",
+                f"/login/{login_id}/code",
+                "POST code",
+                cookie=browser,
+                form={"code": code, "csrf": token},
+                accept="application/json",
+            )
+            challenge = await waiting
+            signature = sign(device.key, "zorgid-login-v1", login_id, challenge, "approve")
+            sent = time.perf_counter()
+            await self.call(
+                "POST",
+                f"{app}/answer",
+                "POST answer",
+                json={
+                    "device_id": device.device_id,
+                    "decision": "approve",
+                    "pin": PIN,
+                    "signature": signature,
+                },
+            )
+            answered = time.perf_counter()
+            seen = await asyncio.wait_for(asyncio.shield(approved), 30)
+            await self._logged_in(login_id, browser, token, device.person_name)
+        finally:
+            for task in (stream, waiting):
+                if task is not None and not task.done():
+                    task.cancel()
+            await asyncio.gather(stream, *([waiting] if waiting else []), return_exceptions=True)
+            for future in (listening, approved):  # a failed step leaves them unread
+                if future.done() and not future.cancelled():
+                    future.exception()
+        stats = self.stats
+        stats.ceremonies += 1
+        stats.answer_to_event.append(seen - sent)
+        stats.response_to_event.append(seen - answered)
+        stats.ceremony_seconds.append(time.perf_counter() - started)
+
+    async def _login_page(self) -> tuple[str, str, str, str]:
+        """A browser opens the service: login id, nonce, CSRF token and its login cookie."""
+        _, _, body, cookies = await self.call("GET", "/", "GET / (login page)")
+        page = body.decode()
+        login = _LOGIN_ID.search(page)
+        qr = _QR.search(page)
+        csrf = _CSRF.search(page)
+        secret = _cookie(cookies, "zorgid_login")
+        if not (login and qr and csrf and secret):
+            raise StepFailedError("GET / (login page): no login id, QR, csrf or cookie")
+        nonce = html.unescape(qr[1]).partition("#")[2]
+        return login[1], nonce, html.unescape(csrf[1]), f"zorgid_login={secret}"
+
+    async def _logged_in(self, login_id: str, browser: str, token: str, name: str) -> None:
+        """The approved browser completes its login and sees the person's page."""
+        _, _, _, cookies = await self.call(
+            "POST",
+            f"/login/{login_id}/complete",
+            "POST complete",
+            cookie=browser,
+            form={"csrf": token},
+            accept="application/json",
+        )
+        session = _cookie(cookies, "zorgid_session")
+        if not session:
+            raise StepFailedError("POST complete: no session cookie")
+        _, _, body, _ = await self.call(
+            "GET", "/", "GET / (portal)", cookie=f"zorgid_session={session}"
+        )
+        if html.escape(name) not in body.decode():
+            raise StepFailedError("GET / (portal): the person's name is missing")
+
+    async def _wait(self, app: str, nonce: str, device_id: str) -> str:
+        """The app's long poll until the browser typed the code: the challenge."""
+        while True:
+            _, _, body, _ = await self.call(
+                "POST", f"{app}/wait", "POST wait", json={"nonce": nonce, "device_id": device_id}
+            )
+            answer = _json(body)
+            if answer["state"] == "confirmed":
+                return str(answer["challenge"])
+            if answer["state"] != "scanned":
+                raise StepFailedError(f"POST wait: state {answer['state']}")
+
+    async def _events(
+        self,
+        login_id: str,
+        cookie: str,
+        listening: asyncio.Future[None],
+        approved: asyncio.Future[float],
+    ) -> None:
+        """The browser's event stream.
+
+        ``listening`` is resolved at the first event, ``approved`` with the moment the
+        ``approved`` event arrived.
+        """
+        try:
+            await self._read_events(login_id, cookie, listening, approved)
+        except BaseException as error:
+            for future in (listening, approved):
+                if not future.done():
+                    future.set_exception(
+                        error if isinstance(error, Exception) else StepFailedError("events: stop")
+                    )
+            raise
+        for future in (listening, approved):
+            if not future.done():
+                future.set_exception(StepFailedError("GET events: ended before approved"))
+
+    async def _read_events(
+        self,
+        login_id: str,
+        cookie: str,
+        listening: asyncio.Future[None],
+        approved: asyncio.Future[float],
+    ) -> None:
+        headers = {"User-Agent": USER_AGENT, "Cookie": cookie, "Accept": "text/event-stream"}
+        async with self.http.get(
+            f"{self.base}/login/{login_id}/events", headers=headers
+        ) as response:
+            self.stats.requests += 1
+            if response.status != HTTP_OK_FIRST:
+                raise StepFailedError(f"GET events {response.status}")
+            kind = ""
+            async for raw in response.content:
+                line = raw.decode().rstrip("\r\n")
+                if line.startswith("event:"):
+                    kind = line[6:].strip()
+                elif line.startswith("data:") and kind == "state":
+                    state = _json(line[5:].encode())["state"]
+                    if not listening.done():
+                        listening.set_result(None)
+                    if state == "approved":
+                        approved.set_result(time.perf_counter())
+                        return
+                    if state in {"completed", "declined", "failed", "expired"}:
+                        raise StepFailedError(f"GET events: state {state}")
+                elif not line:
+                    kind = ""
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    value = json.loads(body)
+    if not isinstance(value, dict):
+        raise StepFailedError("not a JSON object")
+    return value
+
+
+def _cookie(set_cookies: list[str], name: str) -> str | None:
+    for header in set_cookies:
+        pair = header.split(";", 1)[0]
+        key, _, value = pair.partition("=")
+        if key.strip() == name and value and value != '""':
+            return value.strip()
+    return None
+
+
+# -- phases --------------------------------------------------------------------------------
+
+
+async def load(  # noqa: PLR0913 - the knobs of one phase
+    client: Client,
+    devices: list[Device],
+    body: Callable[[Device], Awaitable[None]],
+    *,
+    warmup: float,
+    seconds: float,
+    server_pid: int,
+    database: str | None,
+    profile: Path | None = None,
+) -> Phase:
+    """One virtual user per device repeating ``body``; counts only the measured window."""
+    stop = asyncio.Event()
+
+    finished: set[str] = set()
+    everyone = asyncio.Event()
+
+    async def user(device: Device) -> None:
+        while not stop.is_set():
+            try:
+                await body(device)
+                finished.add(device.device_id)
+                if len(finished) == len(devices):
+                    everyone.set()
+            except StepFailedError as error:
+                client.stats.errors[error.key.split(" b'")[0]] += 1
+                await asyncio.sleep(0.01)
+            except (aiohttp.ClientError, TimeoutError) as error:
+                client.stats.errors[f"{type(error).__name__}"] += 1
+                await asyncio.sleep(0.01)
+
+    client.stats = Stats()
+    users = [asyncio.create_task(user(device)) for device in devices]
+    # Warm up for ``warmup`` seconds and until every user has finished a round (at most 60 s
+    # more), so that the window sees users in every step, not all starting at once.
+    await asyncio.sleep(warmup)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(everyone.wait(), 60)
+    client.stats = measured = Stats()
+    window_over = asyncio.Event()
+    meter = asyncio.create_task(postgres_meter(database, window_over)) if database else None
+    with py_spy(server_pid, profile, seconds) as hot:
+        start_wall, start = time.perf_counter(), Cpu.now(server_pid)
+        await asyncio.sleep(seconds)
+        wall = time.perf_counter() - start_wall
+        cpu = Cpu.now(server_pid).minus(start, wall)
+    client.stats = Stats()  # what finishes after the window is not counted
+    window_over.set()
+    if meter is not None:
+        pg_seconds, opened = await meter
+        cpu = dataclasses.replace(cpu, postgres=pg_seconds / wall, sessions=opened / wall)
+    stop.set()
+    await asyncio.gather(*users)
+    return Phase(wall, measured, cpu, hot)
+
+
+async def measure(  # noqa: PLR0913 - the knobs of one database's run
+    kind: str,
+    env: dict[str, str],
+    user_counts: list[int],
+    *,
+    warmup: float,
+    seconds: float,
+    profile: str | None,
+) -> list[Row]:
+    """Start the server on ``env`` and measure every concurrency level against it."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**env, "ZORGID_PUBLIC_URL": base}
+    people = prepare(env, max(user_counts))
+    log = Path(env["ZORGID_DATA_DIR"]) / "server.log"
+    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60)
+    timeout = aiohttp.ClientTimeout(total=60)
+    rows = []
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+    ) as http:
+        with server(env, port, log) as process:
+            try:
+                await until_ready(http, base, process)
+                client = Client(http, base)
+                devices = [await client.activate(name, qr) for name, qr in people]
+                # One ceremony first: a broken server fails here, clearly, not as a rate of 0.
+                await client.ceremony(devices[0])
+                for users in user_counts:
+                    run = functools.partial(
+                        load,
+                        client,
+                        devices[:users],
+                        warmup=warmup,
+                        server_pid=process.pid,
+                        database=env.get("ZORGID_DATABASE_URL", "").rpartition("/")[2] or None,
+                    )
+                    before = await run(client.healthz, seconds=seconds / 2)
+                    out = Path(f"{profile}-{kind}-{users}.txt") if profile else None
+                    ceremonies = await run(client.ceremony, seconds=seconds, profile=out)
+                    after = await run(client.healthz, seconds=seconds / 2)
+                    rows.append(Row(users, ceremonies, (before, after)))
+            except BaseException:
+                print(f"server log ({log}):\n" + log.read_text()[-3000:], file=sys.stderr)
+                raise
+    return rows
+
+
+@contextlib.contextmanager
+def py_spy(pid: int, out: Path | None, seconds: float) -> Iterator[list[tuple[str, int]]]:
+    """When ``out`` is given, sample the server with py-spy for ``seconds`` from now."""
+    top: list[tuple[str, int]] = []
+    if out is None:
+        yield top
+        return
+    spy = shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy: uv run --with py-spy python bench/login.py ...")
+    command = [spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(out)]
+    command += ["--rate", "200", "--duration", str(max(1, round(seconds))), "--nonblocking"]
+    recorder = subprocess.Popen(
+        [*command, "--gil"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield top
+    finally:
+        try:
+            recorder.wait(timeout=seconds + 30)
+        except subprocess.TimeoutExpired:
+            recorder.kill()
+            recorder.wait()
+        if out.exists():
+            top.extend(collapsed_top(out, 10))
+
+
+# -- output --------------------------------------------------------------------------------
+
+
+def report(kind: str, rows: list[Row], *, warmup: float, seconds: float) -> None:
+    """Print one database's tables, the targets and any errors."""
+    print(
+        f"\n{kind}: server pinned to core {SERVER_CORE}, client to core {CLIENT_CORE}; "
+        f"ceremonies {seconds:g} s after a warm-up of at least {warmup:g} s; ceiling "
+        f"GET /healthz {seconds / 2:g} s before and after"
+    )
+    print(
+        " users  ceremonies/s   req/s  req/ceremony  ceiling req/s (before/after)  ratio"
+        "   approval→browser ms   response→browser ms  errors"
+    )
+    print(f"{'p50     p99':>104s}{'p50     p99':>22s}")
+    for row in rows:
+        phase, stats = row.ceremonies, row.ceremonies.stats
+        per = stats.requests / stats.ceremonies if stats.ceremonies else float("nan")
+        a50, a99 = (percentile(stats.answer_to_event, q) * 1000 for q in (0.5, 0.99))
+        r50, r99 = (percentile(stats.response_to_event, q) * 1000 for q in (0.5, 0.99))
+        around = f"({row.ceilings[0].request_rate:.0f}/{row.ceilings[1].request_rate:.0f})"
+        print(
+            f" {row.users:5d}  {phase.ceremony_rate:12.1f}  {phase.request_rate:6.0f}"
+            f"  {per:12.2f}  {row.ceiling:13.0f} {around:>13s}"
+            f"  {phase.request_rate / row.ceiling:5.2f}   {a50:8.1f} {a99:8.1f}"
+            f"     {r50:8.1f} {r99:8.1f}  {sum(row.errors.values()):6d}"
+        )
+    print(
+        " users  CPU in the window, share of a core: server  client  postgres  others on core 0"
+        "  core 1   server CPU ms: per ceremony  per request  per /healthz   PG sessions/s"
+    )
+    for row in rows:
+        phase, cpu = row.ceremonies, row.ceremonies.cpu
+        pg = "-" if cpu.postgres is None else f"{cpu.postgres:.0%}"
+        sessions = "-" if cpu.sessions is None else f"{cpu.sessions:.0f}"
+        per_ceremony = cpu.server * 1000 / phase.ceremony_rate if phase.ceremony_rate else 0.0
+        per_request = cpu.server * 1000 / phase.request_rate if phase.request_rate else 0.0
+        per_health = statistics.mean(
+            p.cpu.server * 1000 / p.request_rate if p.request_rate else 0.0 for p in row.ceilings
+        )
+        print(
+            f" {row.users:5d}{'':37s}{cpu.server:6.0%}  {cpu.client:6.0%}  {pg:>8s}"
+            f"  {cpu.others(SERVER_CORE):16.0%}  {cpu.others(CLIENT_CORE):6.0%}"
+            f"  {per_ceremony:26.1f}  {per_request:11.2f}  {per_health:12.2f}  {sessions:>14s}"
+        )
+    for row in rows:
+        phase = row.ceremonies
+        rate_ok = phase.ceremony_rate >= TARGET_RATE
+        p99 = percentile(phase.stats.answer_to_event, 0.99) * 1000
+        p99_ok = p99 <= TARGET_P99_MS
+        ceremony_p50 = percentile(phase.stats.ceremony_seconds, 0.5) * 1000
+        print(
+            f"  {row.users} users: {phase.stats.ceremonies} ceremonies (p50 {ceremony_p50:.0f} ms "
+            f"each); target >= {TARGET_RATE:g}/s {'met' if rate_ok else 'MISSED'}, "
+            f"p99 <= {TARGET_P99_MS:g} ms {'met' if p99_ok else 'MISSED'}"
+        )
+        busiest = max([phase, *row.ceilings], key=lambda p: p.cpu.client)
+        if busiest.cpu.client >= CLIENT_BUSY:
+            print(
+                f"  {row.users} users: the CLIENT used {busiest.cpu.client:.0%} of its core: "
+                "it may be what limits these figures"
+            )
+        noisy = max(p.cpu.others(SERVER_CORE) for p in (phase, *row.ceilings))
+        if noisy >= NOISY:
+            print(
+                f"  {row.users} users: other processes took up to {noisy:.0%} of the server's "
+                "core: the figures are low by about that much"
+            )
+        if row.errors:
+            print(f"  {row.users} users: RUN WITH ERRORS:")
+            for key, number in row.errors.most_common():
+                print(f"      {number:6d}  {key}")
+        if phase.hot:
+            total = phase.hot[0][1] or 1
+            print(f"  {row.users} users: py-spy --gil, the server's own samples ({total}):")
+            for name, number in phase.hot[1:]:
+                print(f"      {number / total:6.1%}  {name}")
+
+
+def main() -> None:
+    """Measure and print ceremonies per second and latencies on each database."""
+    parser = argparse.ArgumentParser(description="QR+PIN login ceremonies per second")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--users", default="16,64", help="concurrency levels, comma-separated")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument("--profile", metavar="PREFIX", help="py-spy the server (see docstring)")
+    args = parser.parse_args()
+    user_counts = [int(n) for n in args.users.split(",")]
+    warmup, seconds = args.warmup, args.seconds
+    if args.quick:
+        user_counts, warmup, seconds = [8], 0.5, 2.0
+    if {SERVER_CORE, CLIENT_CORE} <= os.sched_getaffinity(0):
+        os.sched_setaffinity(0, {CLIENT_CORE})
+    else:
+        print("warning: fewer than two cores; client and server share one", file=sys.stderr)
+    failed = False
+    for kind in args.databases.split(","):
+        if kind not in {"sqlite", "postgresql"}:
+            parser.error(f"unknown database {kind!r}")
+        with database(kind) as env:
+            rows = asyncio.run(
+                measure(
+                    kind, env, user_counts, warmup=warmup, seconds=seconds, profile=args.profile
+                )
+            )
+        report(kind, rows, warmup=warmup, seconds=seconds)
+        failed = failed or any(row.errors for row in rows)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
