@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from zorgid.audit.log import AuditLog
 from zorgid.core.clock import Clock, SystemClock
 from zorgid.core.i18n import N_
-from zorgid.db.engine import make_engine, make_session_factory
+from zorgid.db.engine import make_engine, make_read_session_factory, make_session_factory
 from zorgid.errors import ZorgidError
 from zorgid.identity.service import IdentityService
 from zorgid.login.events import LocalEvents, LoginEvents, PostgresEvents
@@ -59,6 +59,7 @@ class Container:
     clock: Clock
     engine: Engine
     sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
     keys: Keys
     events: LoginEvents = field(default_factory=LocalEvents)
 
@@ -80,6 +81,16 @@ class Container:
         else:
             session.commit()
         finally:
+            session.close()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only transaction (no write lock on SQLite); nothing it does is kept."""
+        session = self.read_sessions()
+        try:
+            yield session
+        finally:
+            session.rollback()
             session.close()
 
     def identity(self, session: Session) -> IdentityService:
@@ -126,6 +137,7 @@ def build(
         clock=clock or SystemClock(),
         engine=engine,
         sessions=make_session_factory(engine),
+        read_sessions=make_read_session_factory(engine),
         keys=load_keys(settings.resolved_key_dir, create=create_keys),
         events=events,
     )

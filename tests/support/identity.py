@@ -100,7 +100,7 @@ def enter_pin(container: Container, device_id: str, pin: str) -> None:
     """One PIN check in its own unit of work, as the app's login answer makes it."""
     with container.unit_of_work() as session:
         identity = container.identity(session)
-        identity.check_pin(identity.device(device_id), pin, source=SOURCE)
+        identity.check_pin(device_id, pin, source=SOURCE)
 
 
 def audit_actions(session: Session) -> list[str]:

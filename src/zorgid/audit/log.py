@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from zorgid.audit.models import AuditEvent, AuditHead
+from zorgid.db.base import table
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -26,19 +27,30 @@ if TYPE_CHECKING:
     from zorgid.core.clock import Clock
 
 GENESIS = "0" * 64
+EVENTS = table(AuditEvent)
+HEAD = table(AuditHead)
+# Built once: appending is on every login's path, so it uses plain statements, not the ORM.
+_LOCK_HEAD = select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
+_MOVE_HEAD = update(HEAD).where(HEAD.c.id == 1)
 
 
-def event_hash(prev_hash: str, event: AuditEvent) -> str:
-    """The chain hash of ``event`` following ``prev_hash``."""
-    body = {
-        "seq": event.seq,
-        "at": event.at.isoformat(),
-        "action": event.action,
-        "actor": event.actor,
-        "subject": event.subject,
-        "source": event.source,
-        "details": event.details,
-    }
+def event_hash(prev_hash: str, event: AuditEvent | dict[str, Any]) -> str:
+    """The chain hash of ``event`` (a row or its values) following ``prev_hash``."""
+    values: dict[str, Any] = (
+        event
+        if isinstance(event, dict)
+        else {
+            "seq": event.seq,
+            "at": event.at,
+            "action": event.action,
+            "actor": event.actor,
+            "subject": event.subject,
+            "source": event.source,
+            "details": event.details,
+        }
+    )
+    at: dt.datetime = values["at"]
+    body = {**values, "at": at.isoformat()}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
 
@@ -58,29 +70,31 @@ class AuditLog:
         subject: str,
         source: str,
         details: dict[str, object] | None = None,
-    ) -> AuditEvent:
-        """Append one event; call it last in a transaction, so the head is locked briefly."""
-        head = self._session.execute(
-            select(AuditHead).where(AuditHead.id == 1).with_for_update()
-        ).scalar_one_or_none()
+    ) -> int:
+        """Append one event and return its number.
+
+        Call it last in a transaction, so that the head stays locked briefly.
+        """
+        connection = self._session.connection()
+        head = connection.execute(_LOCK_HEAD).one_or_none()
         if head is None:
-            head = AuditHead(id=1, seq=0, hash=GENESIS)
-            self._session.add(head)
-        event = AuditEvent(
-            seq=head.seq + 1,
-            at=self._clock.now().replace(microsecond=0),
-            action=action,
-            actor=actor,
-            subject=subject,
-            source=source,
-            details=details or {},
-            prev_hash=head.hash,
-        )
-        event.hash = event_hash(head.hash, event)
-        head.seq, head.hash = event.seq, event.hash
-        self._session.add(event)
-        self._session.flush()
-        return event
+            connection.execute(insert(HEAD), {"id": 1, "seq": 0, "hash": GENESIS})
+            seq, prev = 0, GENESIS
+        else:
+            seq, prev = head.seq, head.hash
+        values: dict[str, Any] = {
+            "seq": seq + 1,
+            "at": self._clock.now().replace(microsecond=0),
+            "action": action,
+            "actor": actor,
+            "subject": subject,
+            "source": source,
+            "details": details or {},
+        }
+        digest = event_hash(prev, values)
+        connection.execute(insert(EVENTS), {**values, "prev_hash": prev, "hash": digest})
+        connection.execute(_MOVE_HEAD, {"seq": seq + 1, "hash": digest})
+        return seq + 1
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, MetaData, Table, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
 if TYPE_CHECKING:
@@ -54,3 +54,11 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dt.datetime: UtcDateTime()}  # noqa: RUF012 - SQLAlchemy's API
+
+
+def table(model: type[Base]) -> Table:
+    """The Core table of a mapped class, for prebuilt statements on hot paths."""
+    mapped = model.__table__
+    if not isinstance(mapped, Table):  # pragma: no cover - every model here maps a table
+        raise TypeError(model)
+    return mapped

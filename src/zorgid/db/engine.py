@@ -11,7 +11,11 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+#: Execution option marking a connection that only reads (see :func:`make_read_session_factory`).
+READ_ONLY = "zorgid_read_only"
+
+
+def make_engine(url: str, *, pool_size: int = 20) -> Engine:
     """An engine for ``url``, configured for many short transactions from several threads."""
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -41,9 +45,17 @@ def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:  # noqa: AN
 
 
 def _sqlite_begin(connection: Any) -> None:  # noqa: ANN401 - SQLAlchemy event
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Reads (READ_ONLY option) begin deferred: they take no write lock and never queue behind
+    # writers (WAL gives them a snapshot).
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (services return them)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reading only: on SQLite they take no write lock."""
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)

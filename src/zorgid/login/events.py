@@ -1,9 +1,10 @@
 """Telling waiters (a browser's event stream, an app's long poll) that a login changed.
 
-A waiter subscribes *before* it reads the login's state, then waits; a change wakes it and it
-reads again. Nothing is carried in the notification but the login id: the database stays the
-only truth, and a lost or duplicated notification costs at most one extra read (waiters also
-re-read on a timeout, the polling safety net).
+A waiter subscribes *before* it reads the login's state, then waits; a change wakes it. The
+notification carries the login id and the state its transaction committed, so a browser's event
+stream need not read the database again for every step; the database stays the truth: a waiter
+re-reads it whenever it needs more than the state, and on every timeout (the polling safety
+net), so a lost notification costs a delay, never a wrong answer. States only move forward.
 
 - :class:`LocalEvents`: one process (SQLite). The change is announced after its commit.
 - :class:`PostgresEvents`: any number of nodes on one PostgreSQL. The change is announced with
@@ -34,9 +35,13 @@ class Subscription:
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        #: The state carried by the latest notification ("" when it carried none).
+        self.state = ""
 
-    def wake(self) -> None:
-        """Mark that something changed."""
+    def wake(self, state: str = "") -> None:
+        """Mark that something changed (to ``state``, when known)."""
+        if state:
+            self.state = state
         self._event.set()
 
     async def wait(self, seconds: float) -> bool:
@@ -53,8 +58,8 @@ class Subscription:
 class LoginEvents(Protocol):
     """Announce changes of logins and wait for them."""
 
-    def publish(self, session: Session, login_id: str) -> None:
-        """Announce, once ``session`` commits, that ``login_id`` changed."""
+    def publish(self, session: Session, login_id: str, state: str) -> None:
+        """Announce, once ``session`` commits, that ``login_id`` is now in ``state``."""
         ...
 
     def subscribe(self, login_id: str) -> contextlib.AbstractContextManager[Subscription]:
@@ -101,23 +106,23 @@ class LocalEvents:
                 if not waiters:
                     del self._waiters[login_id]
 
-    def publish(self, session: Session, login_id: str) -> None:
+    def publish(self, session: Session, login_id: str, state: str) -> None:
         """Wake this login's waiters once ``session`` commits."""
-        event.listen(session, "after_commit", lambda _s: self.notify(login_id), once=True)
+        event.listen(session, "after_commit", lambda _s: self.notify(login_id, state), once=True)
 
-    def notify(self, login_id: str) -> None:
+    def notify(self, login_id: str, state: str = "") -> None:
         """Wake the waiters of ``login_id`` (from any thread)."""
         loop = self._loop
         if loop is None or login_id not in self._waiters:
             return
         try:
-            loop.call_soon_threadsafe(self._wake, login_id)
+            loop.call_soon_threadsafe(self._wake, login_id, state)
         except RuntimeError:  # the loop has closed: nobody is waiting any more
             return
 
-    def _wake(self, login_id: str) -> None:
+    def _wake(self, login_id: str, state: str = "") -> None:
         for subscription in self._waiters.get(login_id, ()):
-            subscription.wake()
+            subscription.wake(state)
 
 
 class PostgresEvents(LocalEvents):
@@ -145,10 +150,11 @@ class PostgresEvents(LocalEvents):
             self._task = None
         await super().stop()
 
-    def publish(self, session: Session, login_id: str) -> None:
+    def publish(self, session: Session, login_id: str, state: str) -> None:
         """NOTIFY within the changing transaction: delivered at commit, dropped on rollback."""
         session.execute(
-            text("SELECT pg_notify(:channel, :id)"), {"channel": CHANNEL, "id": login_id}
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": CHANNEL, "payload": f"{login_id} {state}"},
         )
 
     async def _listen(self) -> None:
@@ -164,8 +170,9 @@ class PostgresEvents(LocalEvents):
                     # Changes during a reconnect were not heard: wake everyone to re-read.
                     for login_id in list(self._waiters):
                         self._wake(login_id)
-                    async for notification in _notifies(connection):
-                        self._wake(notification)
+                    async for payload in _notifies(connection):
+                        login_id, _, state = payload.partition(" ")
+                        self._wake(login_id, state)
             except asyncio.CancelledError:
                 raise
             except Exception:

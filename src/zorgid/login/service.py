@@ -2,20 +2,21 @@
 
 Every step locks the login row first (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
 transaction holds the write lock), so each transition happens once, however many requests race.
-See docs/protocol.md for the messages and the states.
+See docs/protocol.md for the messages and the states. The steps are on the path of every login
+of the country, so they use prebuilt SQL statements rather than the ORM's unit of work.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from zorgid.core.i18n import N_
 from zorgid.core.tokens import hash_token, new_digits, new_id, new_token, same_token
+from zorgid.db.base import table
 from zorgid.identity.devicekeys import load_device_key, signing_string, verify_device_signature
 from zorgid.identity.errors import BadRequestError
 from zorgid.login.errors import (
@@ -34,8 +35,7 @@ if TYPE_CHECKING:
 
     from zorgid.audit.log import AuditLog
     from zorgid.core.clock import Clock
-    from zorgid.identity.models import Person
-    from zorgid.identity.service import IdentityService
+    from zorgid.identity.service import IdentityService, Profile
     from zorgid.login.events import LoginEvents
     from zorgid.settings import Settings
 
@@ -75,6 +75,35 @@ class NewPortalSession:
     expires_at: dt.datetime
 
 
+LOGINS = table(LoginSession)
+PORTAL = table(PortalSession)
+_LOGIN = select(*LOGINS.c).where(LOGINS.c.id == bindparam("id"))
+_LOGIN_FOR_UPDATE = _LOGIN.with_for_update()
+_UPDATE_LOGIN = update(LOGINS).where(LOGINS.c.id == bindparam("key"))
+_PORTAL_PERSON = select(PORTAL.c.person_id, PORTAL.c.expires_at, PORTAL.c.ended_at).where(
+    PORTAL.c.token_hash == bindparam("token_hash")
+)
+
+
+@dataclass(frozen=True)
+class LoginRow:
+    """One login as read from its row."""
+
+    id: str
+    browser_hash: str
+    nonce_hash: str
+    challenge: str
+    code_hash: str | None
+    code_attempts: int
+    state: LoginState
+    device_id: str | None
+    person_id: str | None
+    client_ip: str
+    user_agent: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+
+
 class LoginService:
     """The steps of a QR login, in one database session."""
 
@@ -101,24 +130,30 @@ class LoginService:
         """A new login for a browser that is not logged in."""
         now = self._clock.now()
         login_id, nonce, secret = new_id(), new_token(), new_token()
-        login = LoginSession(
-            id=login_id,
-            browser_hash=hash_token(secret),
-            nonce_hash=hash_token(nonce),
-            challenge=new_token(32),
-            code_attempts=0,
-            state=LoginState.PENDING,
-            client_ip=client_ip[:64],
-            user_agent=user_agent[:300],
-            created_at=now,
-            expires_at=now + dt.timedelta(seconds=self._settings.login_ttl_seconds),
+        expires_at = now + dt.timedelta(seconds=self._settings.login_ttl_seconds)
+        self._session.connection().execute(
+            insert(LOGINS),
+            {
+                "id": login_id,
+                "browser_hash": hash_token(secret),
+                "nonce_hash": hash_token(nonce),
+                "challenge": new_token(32),
+                "code_hash": None,
+                "code_attempts": 0,
+                "state": LoginState.PENDING,
+                "device_id": None,
+                "person_id": None,
+                "client_ip": client_ip[:64],
+                "user_agent": user_agent[:300],
+                "created_at": now,
+                "expires_at": expires_at,
+            },
         )
-        self._session.add(login)
         return StartedLogin(
             login_id=login_id,
             browser_secret=secret,
             qr_text=f"{self._settings.public_url}/app/login/{login_id}#{nonce}",
-            expires_at=login.expires_at,
+            expires_at=expires_at,
         )
 
     def browser_state(self, login_id: str, browser_secret: str) -> LoginState | str:
@@ -138,14 +173,12 @@ class LoginService:
             and len(typed) == CODE_DIGITS
             and same_token(typed, login.code_hash)
         ):
-            login.state = LoginState.CONFIRMED
-            self._events.publish(self._session, login.id)
+            self._move(login, LoginState.CONFIRMED)
             return
-        login.code_attempts += 1
-        remaining = self._settings.login_code_tries - login.code_attempts
+        attempts = login.code_attempts + 1
+        remaining = self._settings.login_code_tries - attempts
         if remaining <= 0:
-            login.state = LoginState.FAILED
-            self._events.publish(self._session, login.id)
+            self._move(login, LoginState.FAILED, code_attempts=attempts)
             self._audit.record(
                 "login.failed",
                 actor="anonymous",
@@ -154,6 +187,7 @@ class LoginService:
                 details={"reason": "wrong codes", "device": login.device_id},
             )
             raise LoginFailedError("too many wrong codes")
+        self._update(login, code_attempts=attempts)
         raise LoginCodeWrongError(remaining_attempts=remaining)
 
     def complete(self, login_id: str, browser_secret: str, *, source: str) -> NewPortalSession:
@@ -166,15 +200,19 @@ class LoginService:
             raise LoginStateError(state=login.state.value)
         now = self._clock.now()
         token = new_token(32)
-        portal = PortalSession(
-            token_hash=hash_token(token),
-            person_id=login.person_id,
-            device_id=login.device_id,
-            created_at=now,
-            expires_at=now + dt.timedelta(minutes=self._settings.session_ttl_minutes),
+        expires_at = now + dt.timedelta(minutes=self._settings.session_ttl_minutes)
+        self._update(login, state=LoginState.COMPLETED)
+        self._session.connection().execute(
+            insert(PORTAL),
+            {
+                "token_hash": hash_token(token),
+                "person_id": login.person_id,
+                "device_id": login.device_id,
+                "created_at": now,
+                "expires_at": expires_at,
+                "ended_at": None,
+            },
         )
-        login.state = LoginState.COMPLETED
-        self._session.add(portal)
         self._audit.record(
             "session.started",
             actor=f"person:{login.person_id}",
@@ -182,13 +220,13 @@ class LoginService:
             source=source,
             details={"device": login.device_id},
         )
-        return NewPortalSession(token=token, expires_at=portal.expires_at)
+        return NewPortalSession(token=token, expires_at=expires_at)
 
     # -- app --------------------------------------------------------------------------------
 
     def scan(self, login_id: str, *, nonce: str, device_id: str, signature: str) -> ScanResult:
         """An app scanned the QR: it (and only it) gets the code to show."""
-        device = self._identity.device(device_id)
+        device = self._identity.device_for_update(device_id)
         verify_device_signature(
             load_device_key(device.public_key),
             signature,
@@ -200,10 +238,7 @@ class LoginService:
             login.state is LoginState.SCANNED and login.device_id == device.id
         ):
             code = new_digits(CODE_DIGITS)
-            login.state = LoginState.SCANNED
-            login.device_id = device.id
-            login.code_hash = hash_token(code)
-            self._events.publish(self._session, login.id)
+            self._move(login, LoginState.SCANNED, device_id=device.id, code_hash=hash_token(code))
             return ScanResult(
                 service_name=self._settings.service_name,
                 host=self._settings.public_host,
@@ -234,14 +269,14 @@ class LoginService:
         pin: str | None,
         signature: str,
         source: str,
-    ) -> Person | None:
-        """The app approves (with PIN) or declines; returns the person when approved."""
+    ) -> Profile | None:
+        """The app approves (with PIN) or declines; returns the person's profile if approved."""
         if decision not in {"approve", "decline"}:
             raise BadRequestError("bad decision", reason=N_("the decision is approve or decline."))
-        device = self._identity.device(device_id)
-        login = self._session.get(LoginSession, login_id, with_for_update=True)
-        if login is None or login.device_id != device.id:
+        login = self._load(login_id, lock=True)
+        if login is None or login.device_id != device_id:
             raise LoginUnknownError("not the scanning device")
+        device = self._identity.device_for_update(device_id)
         self._refuse_expired(login)
         allowed = {LoginState.CONFIRMED} | (
             {LoginState.SCANNED} if decision == "decline" else set()
@@ -249,10 +284,9 @@ class LoginService:
         if login.state not in allowed:
             raise LoginStateError(state=login.state.value)
         # A decline signs the empty challenge: it may come before or after the browser typed
-        # the code, and it grants nothing.
+        # the code, and it grants nothing. The challenge is handed out only once the browser
+        # typed the right code, so a signature over it shows the app answered this pairing.
         challenge = login.challenge if decision == "approve" else ""
-        # The challenge is handed out only once the browser typed the right code, so a
-        # signature over it shows the app answered this very pairing.
         verify_device_signature(
             load_device_key(device.public_key),
             signature,
@@ -261,16 +295,13 @@ class LoginService:
         subject = f"login:{login.id}"
         actor = f"device:{device.id}"
         if decision == "decline":
-            login.state = LoginState.DECLINED
-            self._events.publish(self._session, login.id)
+            self._move(login, LoginState.DECLINED)
             self._audit.record("login.declined", actor=actor, subject=subject, source=source)
             return None
         if pin is None:
             raise BadRequestError("no pin", reason=N_("the PIN is missing."))
-        self._identity.check_pin(device, pin, source=source)
-        login.state = LoginState.APPROVED
-        login.person_id = device.person_id
-        self._events.publish(self._session, login.id)
+        self._identity.check_pin_of(device, pin, source=source)
+        self._move(login, LoginState.APPROVED, person_id=device.person_id)
         self._audit.record(
             "login.approved",
             actor=actor,
@@ -278,20 +309,20 @@ class LoginService:
             source=source,
             details={"person": device.person_id},
         )
-        return self._identity.person(device.person_id)
+        return self._identity.profile(device.person_id)
 
     # -- portal sessions --------------------------------------------------------------------
 
-    def portal_person(self, token: str) -> Person:
-        """The person of a live portal session, or :class:`SessionInvalidError`."""
-        row = self._session.execute(
-            select(PortalSession.person_id, PortalSession.expires_at, PortalSession.ended_at).where(
-                PortalSession.token_hash == hash_token(token)
-            )
-        ).one_or_none()
+    def portal_person(self, token: str) -> Profile:
+        """Who holds a live portal session, or :class:`SessionInvalidError`."""
+        row = (
+            self._session.connection()
+            .execute(_PORTAL_PERSON, {"token_hash": hash_token(token)})
+            .one_or_none()
+        )
         if row is None or row.ended_at is not None or row.expires_at <= self._clock.now():
             raise SessionInvalidError
-        return self._identity.person(row.person_id)
+        return self._identity.profile(row.person_id)
 
     def end_portal_session(self, token: str, *, source: str) -> None:
         """Log out: the session's cookie no longer works anywhere."""
@@ -308,32 +339,39 @@ class LoginService:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _for_browser(self, login_id: str, secret: str, *, lock: bool) -> LoginSession:
-        login = (
-            self._session.get(LoginSession, login_id, with_for_update=lock)
-            if len(login_id) <= MAX_ID_LENGTH
-            else None
-        )
-        if login is None or not hmac.compare_digest(hash_token(secret), login.browser_hash):
+    def _load(self, login_id: str, *, lock: bool) -> LoginRow | None:
+        if len(login_id) > MAX_ID_LENGTH:
+            return None
+        statement = _LOGIN_FOR_UPDATE if lock else _LOGIN
+        row = self._session.connection().execute(statement, {"id": login_id}).one_or_none()
+        return None if row is None else LoginRow(*row)
+
+    def _for_browser(self, login_id: str, secret: str, *, lock: bool) -> LoginRow:
+        login = self._load(login_id, lock=lock)
+        if login is None or not same_token(secret, login.browser_hash):
             raise LoginUnknownError("unknown login or another browser")
         return login
 
-    def _for_app(self, login_id: str, nonce: str, *, lock: bool = True) -> LoginSession:
-        login = (
-            self._session.get(LoginSession, login_id, with_for_update=lock)
-            if len(login_id) <= MAX_ID_LENGTH
-            else None
-        )
+    def _for_app(self, login_id: str, nonce: str, *, lock: bool = True) -> LoginRow:
+        login = self._load(login_id, lock=lock)
         if login is None or not same_token(nonce, login.nonce_hash):
             raise LoginUnknownError("unknown login or wrong nonce")
         return login
 
-    def _visible_state(self, login: LoginSession) -> LoginState | str:
+    def _update(self, login: LoginRow, **values: object) -> None:
+        self._session.connection().execute(_UPDATE_LOGIN, {"key": login.id, **values})
+
+    def _move(self, login: LoginRow, state: LoginState, **values: object) -> None:
+        """Change the state (the row is locked) and tell the waiters once it commits."""
+        self._update(login, state=state, **values)
+        self._events.publish(self._session, login.id, state.value)
+
+    def _visible_state(self, login: LoginRow) -> LoginState | str:
         if login.state not in FINAL_STATES and login.expires_at <= self._clock.now():
             return "expired"
         return login.state
 
-    def _refuse_expired(self, login: LoginSession) -> None:
+    def _refuse_expired(self, login: LoginRow) -> None:
         if login.state in FINAL_STATES:
             raise (
                 LoginFailedError

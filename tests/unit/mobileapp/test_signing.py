@@ -28,13 +28,12 @@ def test_the_signing_strings_are_the_protocols() -> None:
         status_string("D1", "2026-11-28T12:00:00Z") == "zorgid-status-v1\nD1\n2026-11-28T12:00:00Z"
     )
     assert scan_string("L1", "N1", "D1") == "zorgid-login-scan-v1\nL1\nN1\nD1"
-    assert (
-        answer_string("L1", "C1", "123456", "approve") == "zorgid-login-v1\nL1\nC1\n123456\napprove"
-    )
+    assert answer_string("L1", "C1", "approve") == "zorgid-login-v1\nL1\nC1\napprove"
 
 
-def test_a_decline_before_confirmation_signs_an_empty_challenge() -> None:
-    assert answer_string("L1", "", "123456", "decline") == "zorgid-login-v1\nL1\n\n123456\ndecline"
+@pytest.mark.parametrize("challenge", ["", "C1"], ids=["scanned", "confirmed"])
+def test_a_decline_always_signs_the_empty_challenge(challenge: str) -> None:
+    assert answer_string("L1", challenge, "decline") == "zorgid-login-v1\nL1\n\ndecline"
 
 
 def test_a_value_with_a_line_break_cannot_pose_as_two_values() -> None:

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from zorgid.identity.service import profile
 from zorgid.web.client import client_ip
 
 if TYPE_CHECKING:
@@ -96,12 +95,11 @@ def activate(activation_id: Id, body: ActivationRequest, request: Request) -> di
             signature=body.signature,
             source=client_ip(request),
         )
-        person = identity.person(device.person_id)
         return {
             "device_id": device.id,
             "status": device.status.value,
             "service": _service(container),
-            **profile(person),
+            **identity.profile(device.person_id).as_json(),
         }
 
 
@@ -114,12 +112,11 @@ def device_status(device_id: Id, body: StatusRequest, request: Request) -> dict[
         device = identity.device_status(
             device_id, timestamp=body.timestamp, signature=body.signature
         )
-        person = identity.person(device.person_id)
         answer: dict[str, object] = {
             "device_id": device.id,
             "status": device.status.value,
             "service": _service(container),
-            **profile(person),
+            **identity.profile(device.person_id).as_json(),
         }
         if device.status.value != "active":
             answer["wipe"] = True
@@ -149,7 +146,7 @@ async def wait(login_id: Id, body: WaitRequest, request: Request) -> JSONRespons
     container = _container(request)
 
     def read() -> tuple[str, str | None]:
-        with container.unit_of_work() as session:
+        with container.reading() as session:
             return container.login(session).app_state(
                 login_id, nonce=body.nonce, device_id=body.device_id
             )
@@ -173,7 +170,7 @@ def answer(login_id: Id, body: AnswerRequest, request: Request) -> dict[str, obj
     """The app approves with the PIN and its device signature, or declines."""
     container = _container(request)
     with container.unit_of_work() as session:
-        person = container.login(session).answer(
+        profile = container.login(session).answer(
             login_id,
             device_id=body.device_id,
             decision=body.decision,
@@ -181,9 +178,9 @@ def answer(login_id: Id, body: AnswerRequest, request: Request) -> dict[str, obj
             signature=body.signature,
             source=client_ip(request),
         )
-        if person is None:
+        if profile is None:
             return {"state": "declined"}
-        return {"state": "approved", **profile(person)}
+        return {"state": "approved", **profile.as_json()}
 
 
 def _service(container: Container) -> dict[str, str]:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from zorgid.bootstrap import Container
-    from zorgid.identity.models import Person
+    from zorgid.identity.service import Profile
 
 router = APIRouter()
 
@@ -58,7 +58,7 @@ def home(request: Request) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         try:
-            with container.unit_of_work() as session:
+            with container.reading() as session:
                 person = container.login(session).portal_person(token)
                 return render(request, "home.html", _home_context(container, person, token))
         except SessionInvalidError:
@@ -91,11 +91,11 @@ def home(request: Request) -> Response:
     return response
 
 
-def _home_context(container: Container, person: Person, token: str) -> dict[str, object]:
+def _home_context(container: Container, person: Profile, token: str) -> dict[str, object]:
     return {
         "person": person,
         "memberships": [
-            {"role": ROLE_NAMES[m.role.value], "organisation": m.organisation}
+            {"role": ROLE_NAMES[m.role.value], "organisation": m.organisation, "ura": m.ura}
             for m in person.memberships
         ],
         "csrf": csrf_token(container.keys.secret, token),
@@ -119,7 +119,7 @@ def status(login_id: Id, request: Request) -> Response:
     """The login's state as JSON (the polling fallback of the event stream)."""
     container = _container(request)
     secret = request.cookies.get(LOGIN_COOKIE, "")
-    with container.unit_of_work() as session:
+    with container.reading() as session:
         state = container.login(session).browser_state(login_id, secret)
     return JSONResponse({"state": str(state)})
 
@@ -131,7 +131,7 @@ async def events(login_id: Id, request: Request) -> Response:
     secret = request.cookies.get(LOGIN_COOKIE, "")
 
     def read() -> str:
-        with container.unit_of_work() as session:
+        with container.reading() as session:
             return str(container.login(session).browser_state(login_id, secret))
 
     first = await run_in_threadpool(read)  # refuses an unknown login or another browser
@@ -151,8 +151,12 @@ async def events(login_id: Id, request: Request) -> Response:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or await request.is_disconnected():
                     return
-                await subscription.wait(min(remaining, 5.0))
-                state = await run_in_threadpool(read)
+                # A notification says which state was committed; only a timeout (a lost
+                # notification, another node's listener reconnecting) costs a database read.
+                if await subscription.wait(min(remaining, 5.0)) and subscription.state:
+                    state = subscription.state
+                else:
+                    state = await run_in_threadpool(read)
 
     return StreamingResponse(
         stream(),
@@ -167,7 +171,7 @@ def login_page(login_id: Id, request: Request) -> Response:
     container = _container(request)
     secret = request.cookies.get(LOGIN_COOKIE, "")
     try:
-        with container.unit_of_work() as session:
+        with container.reading() as session:
             state = str(container.login(session).browser_state(login_id, secret))
     except ZorgidError:
         return RedirectResponse("/", status_code=303)
