@@ -185,9 +185,7 @@ def _confirm_and_approve(
         out.say(N_("The browser has the right code."))
         return _approve(out, mobile, pending, challenge, pin_stdin=pin_stdin)
     except (KeyboardInterrupt, click.Abort):
-        # Stopping is saying no: the service hears it at once instead of at expiry. (Once the
-        # browser has confirmed, a decline must sign the challenge, which the app may not
-        # have yet; then the login simply expires.)
+        # Stopping is saying no: the service hears it at once instead of at expiry.
         with contextlib.suppress(ServiceError, HomeError):
             mobile.decline(pending)
         click.echo("", err=True)

@@ -32,7 +32,9 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per transaction; a dropped connection is replaced
+    # when it fails (and recycled hourly before a server or proxy timeout drops it).
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:  # noqa: ANN401 - DBAPI

@@ -301,13 +301,17 @@ class ServiceRefusedError(ServiceError):
         return ServiceRefusedError.known.get(code) or _unlisted_refusal(code)
 
     def public_message(self, lang: str) -> str:
-        """The service's text, with the attempts left and the wait where the service gave them."""
-        parts = [self.server_message or translate(self.message, lang).format(code=self.code)]
-        if self.remaining_attempts is not None:
+        """The service's text, plus the attempts left and the wait where it does not say them.
+
+        Our service's texts already carry both numbers; another service's may not.
+        """
+        text = self.server_message or translate(self.message, lang).format(code=self.code)
+        parts = [text]
+        if self.remaining_attempts is not None and str(self.remaining_attempts) not in text:
             parts.append(
                 translate(N_("Attempts left: {count}."), lang).format(count=self.remaining_attempts)
             )
-        if self.retry_after is not None:
+        if self.retry_after is not None and str(self.retry_after) not in text:
             parts.append(
                 translate(N_("Wait {seconds} seconds before trying again."), lang).format(
                     seconds=self.retry_after

@@ -177,8 +177,11 @@ class MobileApp:
             return IdReport(
                 status, activation.identity, activation.service_url, problem=error, wiped=True
             )
-        except (ServiceUnreachableError, ServiceResponseError, ServiceRefusedError) as error:
+        except (ServiceUnreachableError, ServiceResponseError) as error:
             return self._cached(activation, error)
+        except ServiceRefusedError as error:
+            # The service answered but refused (a phone clock far off, say): not offline.
+            return replace(self._cached(activation, error), offline=False)
         if fresh.wipe:
             self.home.wipe()
             # A wipe means the device is gone, even if the status claims otherwise.

@@ -279,12 +279,6 @@ def test_a_wrong_pin_from_stdin_says_how_many_tries_are_left(
     assert portal.state() == "confirmed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the service's pin_wrong text already says the attempts left and the app adds them "
-    "again: 'Attempts left: 5. Attempts left: 5.' (src/zorgid/mobileapp/errors.py, "
-    "ServiceRefusedError.public_message; src/zorgid/identity/errors.py, PinWrongError)",
-)
 def test_the_attempts_left_are_said_once(app: App, live: Live, portal: Portal) -> None:
     app.activate(operator_qr(live))
     app.on_code = portal.type_code
