@@ -8,17 +8,14 @@ the server knows it is being tested.
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.support.identity_flows import add_operator
+from tests.support.phone import run_app, scan_login
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -39,23 +36,11 @@ CHROMIUM_ARGS = [
 PIN = "24680"
 
 
-def app(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the reference app as a person at a terminal would (with --pin-stdin)."""
-    return subprocess.run(
-        [sys.executable, "-m", "zorgid", "app", "--home", str(home), *args, "--lang", "en"],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_person_logs_in_by_scanning_the_portal_qr_with_the_app(live: Live, tmp_path: Path) -> None:
     issued = add_operator(live.container, name="Olga Operator", email="olga@zorgid.test")
     home = tmp_path / "phone"
-    activated = app(home, "activate", issued.qr_text, "--pin-stdin", stdin=PIN + "\n")
+    activated = run_app(home, "activate", issued.qr_text, "--pin-stdin", stdin=PIN + "\n")
     assert activated.returncode == 0, activated.stderr
 
     with sync_playwright() as playwright:
@@ -67,46 +52,14 @@ def test_person_logs_in_by_scanning_the_portal_qr_with_the_app(live: Live, tmp_p
             screenshot = tmp_path / "login-page.png"
             page.screenshot(path=str(screenshot), full_page=True)
 
-            scanner = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "zorgid",
-                    "app",
-                    "--home",
-                    str(home),
-                    "login",
-                    str(screenshot),
-                    "--pin-stdin",
-                    "--lang",
-                    "en",
-                ],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-            assert scanner.stdout is not None
-            assert scanner.stdin is not None
-            code = None
-            shown = []
-            for line in scanner.stdout:
-                shown.append(line)
-                found = re.search(r"Code:\s*([0-9]{3}\s?[0-9]{3})", line)
-                if found:
-                    code = found.group(1).replace(" ", "")
-                    break
-            assert code, "".join(shown) + scanner.stderr.read()  # type: ignore[union-attr]
+            scanning = scan_login(home, str(screenshot), "--pin-stdin")
             page.wait_for_selector("#login[data-state=scanned]")
-            page.fill("#code", code)
+            page.fill("#code", scanning.code)
             page.click("#code-form button[type=submit]")
-            scanner.stdin.write(PIN + "\n")
-            scanner.stdin.flush()
+            approved = scanning.finish(PIN + "\n")  # the app asks the PIN once the code is in
+            assert approved.returncode == 0, approved.stdout + approved.stderr
             page.wait_for_selector("#person-name", timeout=20000)
             assert page.inner_text("#person-name") == "Olga Operator"
             assert "Operator" in page.inner_text("#roles")
-            out, err = scanner.communicate(timeout=30)
-            assert scanner.returncode == 0, out + err
         finally:
             chromium.close()

@@ -5,10 +5,6 @@ SQLite and on PostgreSQL; the app is the real ``zorgid app`` command in its own 
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,28 +12,18 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.identity_flows import add_operator
+from tests.support.phone import run_app, scan_login
 from tests.support.server import Browser, Live, LoginPage, read_login_page
 from zorgid.audit.log import verify_chain
 from zorgid.audit.models import AuditEvent
 from zorgid.identity.models import Device, DeviceStatus
 
 if TYPE_CHECKING:
+    import subprocess
     from pathlib import Path
 
 PIN = "24680"
 WRONG = "97531"
-
-
-def app(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """The reference app, as a person runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "zorgid", "app", "--home", str(home), *args, "--lang", "en"],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def actions(live: Live) -> list[str]:
@@ -62,7 +48,7 @@ def activated(live: Live, tmp_path: Path, name: str = "Olga Operator") -> Path:
         live.container, name=name, email=f"{name.split(maxsplit=1)[0].lower()}@zorgid.test"
     )
     home = tmp_path / f"phone-{name.split(maxsplit=1)[0].lower()}"
-    result = app(home, "activate", issued.qr_text, "--pin-stdin", stdin=PIN + "\n")
+    result = run_app(home, "activate", issued.qr_text, "--pin-stdin", stdin=PIN + "\n")
     assert result.returncode == 0, result.stdout + result.stderr
     return home
 
@@ -71,46 +57,15 @@ def ceremony(live: Live, home: Path, *, pin: str = PIN, deny: bool = False) -> C
     """The browser opens the portal; the app scans, shows the code; it is typed; the PIN given."""
     browser = Browser(live.url)
     page = read_login_page(browser.get("/").text)
-    extra = ["--deny"] if deny else ["--pin-stdin"]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "zorgid",
-            "app",
-            "--home",
-            str(home),
-            "login",
-            page.qr_text,
-            *extra,
-            "--lang",
-            "en",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    assert process.stdin is not None
-    printed = []
-    for line in process.stdout:
-        printed.append(line)
-        found = re.search(r"Code:\s*([0-9]{3}\s?[0-9]{3})", line)
-        if found:
-            code = found.group(1).replace(" ", "")
-            typed = browser.post(
-                f"/login/{page.login_id}/code",
-                data={"code": code, "csrf": page.csrf},
-                headers={"accept": "application/json"},
-            )
-            assert typed.status_code == 200, typed.text
-            break
-    out, err = process.communicate(pin + "\n", timeout=60)
-    result = subprocess.CompletedProcess(
-        process.args, process.returncode, "".join(printed) + out, err
-    )
+    scanning = scan_login(home, page.qr_text, "--deny" if deny else "--pin-stdin")
+    if not deny:
+        typed = browser.post(
+            f"/login/{page.login_id}/code",
+            data={"code": scanning.code, "csrf": page.csrf},
+            headers={"accept": "application/json"},
+        )
+        assert typed.status_code == 200, typed.text
+    result = scanning.finish(pin + "\n")
     return Ceremony(result, page, browser)
 
 
@@ -123,10 +78,10 @@ def browser_state(c: Ceremony) -> str:
 def test_activation_shows_the_name_and_roles_and_is_audited(live: Live, tmp_path: Path) -> None:
     issued = add_operator(live.container, name="Olga Operator", email="olga@zorgid.test")
     home = tmp_path / "phone"
-    result = app(home, "activate", issued.qr_text, "--pin-stdin", stdin=PIN + "\n")
+    result = run_app(home, "activate", issued.qr_text, "--pin-stdin", stdin=PIN + "\n")
     assert result.returncode == 0, result.stderr
     assert "Olga Operator" in result.stdout
-    shown = app(home, "id", "--json")
+    shown = run_app(home, "id", "--json")
     assert shown.returncode == 0, shown.stderr
     assert '"name": "Olga Operator"' in shown.stdout
     assert '"operator"' in shown.stdout
@@ -136,9 +91,9 @@ def test_activation_shows_the_name_and_roles_and_is_audited(live: Live, tmp_path
 
 def test_a_used_activation_qr_is_refused_to_a_second_phone(live: Live, tmp_path: Path) -> None:
     issued = add_operator(live.container, name="Olga Operator", email="olga@zorgid.test")
-    first = app(tmp_path / "one", "activate", issued.qr_text, "--pin-stdin", stdin=PIN + "\n")
+    first = run_app(tmp_path / "one", "activate", issued.qr_text, "--pin-stdin", stdin=PIN + "\n")
     assert first.returncode == 0, first.stderr
-    second = app(tmp_path / "two", "activate", issued.qr_text, "--pin-stdin", stdin=PIN + "\n")
+    second = run_app(tmp_path / "two", "activate", issued.qr_text, "--pin-stdin", stdin=PIN + "\n")
     assert second.returncode == 1
     assert "already been used" in second.stdout + second.stderr
     assert "activation_used" in second.stdout + second.stderr
@@ -151,7 +106,9 @@ def test_a_used_activation_qr_is_refused_to_a_second_phone(live: Live, tmp_path:
 def test_an_expired_activation_qr_is_refused(live: Live, tmp_path: Path) -> None:
     issued = add_operator(live.container, name="Olga Operator", email="olga@zorgid.test")
     live.clock.advance(61 * 60)
-    result = app(tmp_path / "phone", "activate", issued.qr_text, "--pin-stdin", stdin=PIN + "\n")
+    result = run_app(
+        tmp_path / "phone", "activate", issued.qr_text, "--pin-stdin", stdin=PIN + "\n"
+    )
     assert result.returncode == 1
     assert "expired" in result.stdout + result.stderr
     assert "activation.redeemed" not in actions(live)
@@ -211,7 +168,7 @@ def test_wrong_pins_lead_to_waiting_and_then_to_a_blocked_app(live: Live, tmp_pa
     assert "blocked" in blocked.app.stdout + blocked.app.stderr
     assert actions(live).count("pin.wrong") == 5
     assert actions(live)[-1] == "device.blocked"
-    assert app(home, "id").returncode == 1  # the app wiped itself: activate again
+    assert run_app(home, "id").returncode == 1  # the app wiped itself: activate again
 
 
 def test_declining_in_the_app_ends_the_login_in_the_browser(live: Live, tmp_path: Path) -> None:
@@ -226,7 +183,7 @@ def test_declining_in_the_app_ends_the_login_in_the_browser(live: Live, tmp_path
 def test_an_unknown_login_qr_is_refused_by_the_app(live: Live, tmp_path: Path) -> None:
     home = activated(live, tmp_path)
     fake = f"{live.url}/app/login/AAAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBBBB"
-    result = app(home, "login", fake, "--pin-stdin", stdin=PIN + "\n")
+    result = run_app(home, "login", fake, "--pin-stdin", stdin=PIN + "\n")
     assert result.returncode == 1
     assert "login_unknown" in result.stdout + result.stderr
 
@@ -236,7 +193,7 @@ def test_an_expired_login_qr_is_refused_by_the_app(live: Live, tmp_path: Path) -
     browser = Browser(live.url)
     page = read_login_page(browser.get("/").text)
     live.clock.advance(live.container.settings.login_ttl_seconds + 1)
-    result = app(home, "login", page.qr_text, "--pin-stdin", stdin=PIN + "\n")
+    result = run_app(home, "login", page.qr_text, "--pin-stdin", stdin=PIN + "\n")
     assert result.returncode == 1
     assert "expired" in result.stdout + result.stderr
     assert browser.get(f"/login/{page.login_id}/status").json()["state"] == "expired"
@@ -249,12 +206,12 @@ def test_a_revoked_device_cannot_log_in_and_wipes_itself(live: Live, tmp_path: P
         live.container.identity(session).revoke_device(device, actor="operator", source="cli")
     browser = Browser(live.url)
     page = read_login_page(browser.get("/").text)
-    result = app(home, "login", page.qr_text, "--pin-stdin", stdin=PIN + "\n")
+    result = run_app(home, "login", page.qr_text, "--pin-stdin", stdin=PIN + "\n")
     assert result.returncode == 1
     assert "device_revoked" in result.stdout + result.stderr
     assert browser.get(f"/login/{page.login_id}/status").json()["state"] == "pending"
     assert actions(live)[-1] == "device.revoked"
-    status = app(home, "id", "--json")
+    status = run_app(home, "id", "--json")
     assert '"status": "not_activated"' in status.stdout or '"status": "revoked"' in status.stdout
     with live.container.unit_of_work() as session:
         assert session.scalars(select(Device)).one().status is DeviceStatus.REVOKED
@@ -266,32 +223,9 @@ def test_another_app_cannot_take_over_a_scanned_login(live: Live, tmp_path: Path
     second = activated(live, tmp_path, "Piet Operator")
     browser = Browser(live.url)
     page = read_login_page(browser.get("/").text)
-    taker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "zorgid",
-            "app",
-            "--home",
-            str(first),
-            "login",
-            page.qr_text,
-            "--pin-stdin",
-            "--lang",
-            "en",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert taker.stdout is not None
-    for line in taker.stdout:
-        if "Code:" in line:
-            break
-    thief = app(second, "login", page.qr_text, "--pin-stdin", stdin=PIN + "\n")
-    taker.kill()
-    taker.communicate()
+    taker = scan_login(first, page.qr_text, "--pin-stdin")
+    thief = run_app(second, "login", page.qr_text, "--pin-stdin", stdin=PIN + "\n")
+    taker.process.kill()
+    taker.process.communicate()
     assert thief.returncode == 1
     assert "login_taken" in thief.stdout + thief.stderr

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import pytest
 
 from tests.support.clock import ManualClock
 from tests.support.identity_flows import add_operator
+from tests.support.phone import run_app, scan_login
 from tests.support.server import Browser, read_login_page, serve
 from zorgid.bootstrap import build
 from zorgid.settings import Settings
@@ -94,26 +94,7 @@ def test_login_waiting_on_node_a_completes_when_the_app_talks_to_node_b(
     url_a = f"http://127.0.0.1:{sock_a.getsockname()[1]}"
     issued = add_operator(container_a, name="Olga Operator", email="olga@zorgid.test")
     home = tmp_path / "phone"
-    activation = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "zorgid",
-            "app",
-            "--home",
-            str(home),
-            "activate",
-            issued.qr_text,
-            "--pin-stdin",
-            "--lang",
-            "en",
-        ],
-        input=PIN + "\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    activation = run_app(home, "activate", issued.qr_text, "--pin-stdin", stdin=PIN + "\n")
     assert activation.returncode == 0, activation.stdout + activation.stderr
     try:
         with serve(container_a, sock_a):
@@ -136,39 +117,15 @@ def test_login_waiting_on_node_a_completes_when_the_app_talks_to_node_b(
 
             listener = threading.Thread(target=listen, daemon=True)
             listener.start()
-            app = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "zorgid",
-                    "app",
-                    "--home",
-                    str(home),
-                    "login",
-                    page.qr_text,
-                    "--pin-stdin",
-                    "--lang",
-                    "en",
-                ],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            scanning = scan_login(home, page.qr_text, "--pin-stdin")
+            typed = browser.post(
+                f"/login/{page.login_id}/code",
+                data={"code": scanning.code, "csrf": page.csrf},
+                headers={"accept": "application/json"},
             )
-            assert app.stdout is not None
-            for line in app.stdout:
-                found = re.search(r"Code:\s*([0-9 ]{6,7})", line)
-                if found:
-                    typed = browser.post(
-                        f"/login/{page.login_id}/code",
-                        data={"code": found.group(1), "csrf": page.csrf},
-                        headers={"accept": "application/json"},
-                    )
-                    assert typed.status_code == 200, typed.text
-                    break
-            out, err = app.communicate(PIN + "\n", timeout=60)
-            assert app.returncode == 0, out + err
+            assert typed.status_code == 200, typed.text
+            done_app = scanning.finish(PIN + "\n")
+            assert done_app.returncode == 0, done_app.stdout + done_app.stderr
             listener.join(timeout=30)
             assert events[0] == "pending"
             assert events[-1] == "approved"
