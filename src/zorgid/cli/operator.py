@@ -57,6 +57,37 @@ def add(  # noqa: PLR0913, PLR0917 - the command's options
         show_activation(out, issued, png)
 
 
+@operator.command(name="activation")
+@click.option("--email", required=True, help="E-mailadres van de persoon / the person's e-mail.")
+@click.option(
+    "--qr-png",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Waar de activatie-QR als PNG komt / where to write the activation QR as PNG.",
+)
+@settings_options
+@lang_option
+def activation(
+    email: str,
+    qr_png: Path | None,
+    data_dir: Path | None,
+    database_url: str | None,
+    lang: str | None,
+) -> None:
+    """Nieuwe activatie-QR (app geblokkeerd) / a new activation QR (app blocked or lost)."""
+    out = out_for(lang)
+    with out.reporting():
+        settings = load_settings(data_dir, database_url)
+        container = open_container(settings)
+        with container.unit_of_work() as session:
+            identity = container.identity(session)
+            person = identity.person_by_email(email)
+            issued = identity.issue_activation(person, actor="cli", source="cli")
+        container.engine.dispose()
+        png = qr_png or settings.data_dir / f"activatie-{person.id}.png"
+        show_activation(out, issued, png)
+
+
 def show_activation(out: Out, issued: IssuedActivation, png: Path) -> None:
     """Print an activation QR in the terminal, write it as PNG, and print its text."""
     qr = segno.make(issued.qr_text, error="m")

@@ -20,6 +20,7 @@
         │   └── DeviceRevokedError
         └── PersonError
             ├── PersonInvalidError   (name or e-mail not acceptable)
+            ├── PersonUnknownError
             └── PersonExistsError
 """
 
@@ -175,3 +176,10 @@ class PersonExistsError(PersonError):
 
     code = "person_exists"
     message = N_("Someone with the e-mail address {email} is already registered.")
+
+
+class PersonUnknownError(PersonError):
+    """Nobody is registered with this e-mail address."""
+
+    code = "person_unknown"
+    message = N_("Nobody is registered with the e-mail address {email}.")

@@ -36,6 +36,7 @@ from zorgid.identity.errors import (
     DeviceUnknownError,
     PersonExistsError,
     PersonInvalidError,
+    PersonUnknownError,
     PinWaitError,
     PinWrongError,
 )
@@ -169,6 +170,13 @@ class IdentityService:
         self._audit.record(
             "person.created", actor=actor, subject=f"person:{person.id}", source=source
         )
+        return person
+
+    def person_by_email(self, email: str) -> Person:
+        """The person registered with ``email``, or :class:`PersonUnknownError`."""
+        person = self._session.scalar(select(Person).where(Person.email == email.strip().lower()))
+        if person is None:
+            raise PersonUnknownError(email=email)
         return person
 
     def grant(

@@ -1,0 +1,102 @@
+"""`zorgid init`, `operator add|activation` and `serve` as an operator uses them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import zxingcpp
+from click.testing import CliRunner
+from PIL import Image
+
+from zorgid.cli.main import cli
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def run(tmp_path: Path, *args: str, **env: str) -> tuple[int, str]:
+    """Run a command with the data directory in ``tmp_path``, English output."""
+    result = CliRunner().invoke(
+        cli, list(args), env={"ZORGID_DATA_DIR": str(tmp_path / "data"), "LANG": "C", **env}
+    )
+    return result.exit_code, result.output
+
+
+def test_init_then_operator_add_prints_a_qr_that_decodes_to_its_text(tmp_path: Path) -> None:
+    code, output = run(tmp_path, "init", "--lang", "en")
+    assert code == 0, output
+    assert (tmp_path / "data" / "keys" / "pin.key").stat().st_mode & 0o777 == 0o600
+    png = tmp_path / "olga.png"
+    code, output = run(
+        tmp_path,
+        "operator",
+        "add",
+        "--name",
+        "Olga de Operator",
+        "--email",
+        "olga@zorgid.test",
+        "--qr-png",
+        str(png),
+        "--lang",
+        "en",
+    )
+    assert code == 0, output
+    assert "One-time activation QR code for Olga de Operator" in output
+    text = next(line for line in output.splitlines() if line.startswith("The text in the QR"))
+    qr_text = text.split(": ", 1)[1]
+    assert "/app/activeer/" in qr_text
+    decoded = zxingcpp.read_barcodes(Image.open(png))
+    assert [d.text for d in decoded] == [qr_text]
+
+
+def test_the_same_email_twice_is_refused_clearly(tmp_path: Path) -> None:
+    run(tmp_path, "init")
+    args = ("operator", "add", "--name", "Olga", "--email", "olga@zorgid.test", "--lang", "en")
+    assert run(tmp_path, *args)[0] == 0
+    code, output = run(tmp_path, *args)
+    assert code == 1
+    assert "[person_exists]" in output
+    assert "Traceback" not in output
+
+
+def test_a_new_activation_qr_for_a_known_person_and_a_clear_no_for_an_unknown(
+    tmp_path: Path,
+) -> None:
+    run(tmp_path, "init")
+    run(tmp_path, "operator", "add", "--name", "Olga", "--email", "olga@zorgid.test")
+    code, output = run(tmp_path, "operator", "activation", "--email", "OLGA@zorgid.test")
+    assert code == 0, output
+    code, output = run(tmp_path, "operator", "activation", "--email", "nobody@zorgid.test")
+    assert code == 1
+    assert "[person_unknown]" in output
+
+
+def test_commands_on_a_database_that_is_not_set_up_say_to_run_init(tmp_path: Path) -> None:
+    code, output = run(tmp_path, "operator", "add", "--name", "O", "--email", "o@zorgid.test")
+    assert code == 2
+    assert "[database_not_migrated]" in output or "[key_missing]" in output
+    code, output = run(tmp_path, "serve", "--lang", "en")
+    assert code == 2
+    assert "zorgid init" in output
+
+
+def test_a_setting_that_cannot_be_used_stops_with_its_name(tmp_path: Path) -> None:
+    code, output = run(tmp_path, "init", "--lang", "en", ZORGID_PIN_MAX_FAILURES="many")
+    assert code == 2
+    assert "ZORGID_PIN_MAX_FAILURES" in output
+    code, output = run(tmp_path, "init", "--lang", "en", ZORGID_PUBLIC_URL="https://x.example/")
+    assert code == 2
+    assert "[settings_invalid]" in output
+
+
+def test_an_unreachable_database_is_an_exit_2_with_the_url(tmp_path: Path) -> None:
+    code, output = run(
+        tmp_path,
+        "init",
+        "--lang",
+        "en",
+        ZORGID_DATABASE_URL="postgresql://nobody@127.0.0.1:1/zorgid",
+    )
+    assert code == 2
+    assert "[database_unavailable]" in output
+    assert "127.0.0.1:1" in output
