@@ -36,7 +36,7 @@ from zorgid.mobileapp.service import IdReport, MobileApp, PendingLogin
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from zorgid.errors import ZorgidError
     from zorgid.mobileapp.models import Identity, LoginOutcome
@@ -328,12 +328,25 @@ def _print_identity(
         line = N_("Organisations: {name} (URA {ura}): {roles}")
         if index:
             line = N_("               {name} (URA {ura}): {roles}")
-        out.say(line, name=organisation.name, ura=organisation.ura, roles=", ".join(roles))
-    out.say(N_("Roles:         {roles}"), roles=", ".join(identity.roles()) or "-")
+        out.say(line, name=organisation.name, ura=organisation.ura, roles=_role_names(out, roles))
+    out.say(N_("Roles:         {roles}"), roles=_role_names(out, identity.roles()) or "-")
     status_name = _STATUS_NAMES.get(status or identity.status.value, status or "")
     out.say(N_("Status:        {status}"), status=out._(status_name))
     out.say(N_("Service:       {name} ({url})"), name=identity.service_name, url=service_url)
     out.say(N_("Device:        {device_id}"), device_id=identity.device_id)
+
+
+#: How the app names the roles of docs/protocol.md (unknown ones are shown as they come).
+ROLE_NAMES = {
+    "operator": N_("Operator"),
+    "administrator": N_("Portal administrator"),
+    "beheerder": N_("Portal beheerder"),
+    "gebruiker": N_("Healthcare worker"),
+}
+
+
+def _role_names(out: Out, roles: Iterable[str]) -> str:
+    return ", ".join(out._(ROLE_NAMES[role]) if role in ROLE_NAMES else role for role in roles)
 
 
 # --- the PIN ---------------------------------------------------------------------------------

@@ -91,9 +91,12 @@ def test_activating_from_a_png_saves_the_key_and_shows_the_id(
     result = app("activate", image, "--pin-stdin", "--lang", "en", input=PIN + "\n")
     assert result.exit_code == 0, result.output
     assert "Petra de Vries" in result.stdout
-    assert "Huisartsenpraktijk De Linde (URA 90000123): administrator, gebruiker" in result.stdout
-    assert "Apotheek Het Anker (URA 90000456): beheerder" in result.stdout
-    assert "administrator, gebruiker, beheerder, operator" in result.stdout
+    assert (
+        "Huisartsenpraktijk De Linde (URA 90000123): Portal administrator, Healthcare worker"
+        in result.stdout
+    )
+    assert "Apotheek Het Anker (URA 90000456): Portal beheerder" in result.stdout
+    assert "Portal administrator, Healthcare worker, Portal beheerder, Operator" in result.stdout
     assert (home / "device-key.pem").stat().st_mode & 0o077 == 0
     device = json.loads((home / "device.json").read_text())
     assert device["service"]["url"] == live.url
