@@ -68,20 +68,17 @@ MAX_ID_LENGTH = 32
 
 DEVICES = table(Device)
 # Built once: the PIN check is on every login's path, so it uses plain statements.
-_DEVICE_FOR_UPDATE = (
-    select(
-        DEVICES.c.id,
-        DEVICES.c.person_id,
-        DEVICES.c.public_key,
-        DEVICES.c.status,
-        DEVICES.c.pin_salt,
-        DEVICES.c.pin_mac,
-        DEVICES.c.pin_failures,
-        DEVICES.c.pin_next_try_at,
-    )
-    .where(DEVICES.c.id == bindparam("id"))
-    .with_for_update()
-)
+_DEVICE = select(
+    DEVICES.c.id,
+    DEVICES.c.person_id,
+    DEVICES.c.public_key,
+    DEVICES.c.status,
+    DEVICES.c.pin_salt,
+    DEVICES.c.pin_mac,
+    DEVICES.c.pin_failures,
+    DEVICES.c.pin_next_try_at,
+).where(DEVICES.c.id == bindparam("id"))
+_DEVICE_FOR_UPDATE = _DEVICE.with_for_update()
 _UPDATE_DEVICE = update(DEVICES).where(DEVICES.c.id == bindparam("key"))
 _PERSONS, _MEMBERSHIPS, _ORGANISATIONS = (
     Person.__table__,
@@ -362,13 +359,15 @@ class IdentityService:
         )
         return device
 
-    def device_for_update(self, device_id: str) -> DeviceRow:
-        """The device's key and PIN state, locked for this transaction.
+    def device_row(self, device_id: str, *, lock: bool) -> DeviceRow:
+        """The device's key and PIN state, locked for this transaction unless ``lock`` is off.
 
         PostgreSQL locks the row (``FOR UPDATE``); SQLite's transaction holds the write lock.
+        Lock order, to rule out deadlocks between steps: the login row first, then the device.
         """
+        statement = _DEVICE_FOR_UPDATE if lock else _DEVICE
         row = (
-            self._session.connection().execute(_DEVICE_FOR_UPDATE, {"id": device_id}).one_or_none()
+            self._session.connection().execute(statement, {"id": device_id}).one_or_none()
             if len(device_id) <= MAX_ID_LENGTH
             else None
         )
@@ -380,12 +379,12 @@ class IdentityService:
 
     def check_pin(self, device_id: str, pin: str, *, source: str) -> None:
         """Check the PIN of a device (locking it): see :meth:`check_pin_of`."""
-        self.check_pin_of(self.device_for_update(device_id), pin, source=source)
+        self.check_pin_of(self.device_row(device_id, lock=True), pin, source=source)
 
     def check_pin_of(self, device: DeviceRow, pin: str, *, source: str) -> None:
         """Reserve an attempt, then compare: a race cannot squeeze in an extra guess.
 
-        ``device`` must come from :meth:`device_for_update` in this transaction: the count
+        ``device`` must come from :meth:`device_row` (locked) in this transaction: the count
         read under that lock is the count written here, whatever runs concurrently.
         """
         settings = self._settings

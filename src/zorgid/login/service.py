@@ -226,7 +226,8 @@ class LoginService:
 
     def scan(self, login_id: str, *, nonce: str, device_id: str, signature: str) -> ScanResult:
         """An app scanned the QR: it (and only it) gets the code to show."""
-        device = self._identity.device_for_update(device_id)
+        # The device is only read here (its key and status); the login row is what changes.
+        device = self._identity.device_row(device_id, lock=False)
         verify_device_signature(
             load_device_key(device.public_key),
             signature,
@@ -276,7 +277,7 @@ class LoginService:
         login = self._load(login_id, lock=True)
         if login is None or login.device_id != device_id:
             raise LoginUnknownError("not the scanning device")
-        device = self._identity.device_for_update(device_id)
+        device = self._identity.device_row(device_id, lock=True)
         self._refuse_expired(login)
         allowed = {LoginState.CONFIRMED} | (
             {LoginState.SCANNED} if decision == "decline" else set()
