@@ -6,6 +6,7 @@ The web app factory, the CLI and the tests all start here; nothing is built at i
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import secrets
 import threading
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from zorgid.settings import Settings
 
 KEY_BYTES = 32
+#: How long ended logins, sessions and activation codes are kept (for support questions).
+KEEP_EXPIRED = dt.timedelta(days=1)
 
 
 class KeyMissingError(ZorgidError):
@@ -103,6 +106,14 @@ class Container:
         finally:
             session.rollback()
             session.close()
+
+    def purge_expired(self) -> int:
+        """Delete what expired more than :data:`KEEP_EXPIRED` ago (logins, sessions, codes)."""
+        before = self.clock.now() - KEEP_EXPIRED
+        with self.unit_of_work() as session:
+            return self.login(session).purge(before=before) + self.identity(session).purge(
+                before=before
+            )
 
     def identity(self, session: Session) -> IdentityService:
         """The identity service around ``session``."""

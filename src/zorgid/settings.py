@@ -45,6 +45,9 @@ class Settings:
     log_level: str = "info"
     #: Cookies carry ``Secure``; turn off only for plain-HTTP hosts other than localhost.
     cookie_secure: bool = True
+    #: Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated, as
+    #: uvicorn's forwarded_allow_ips); empty: the peer address is the client's.
+    forwarded_allow_ips: str = ""
     activation_ttl_minutes: int = 60
     login_ttl_seconds: int = 120
     session_ttl_minutes: int = 480

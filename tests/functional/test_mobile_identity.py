@@ -168,6 +168,8 @@ def test_wrong_pins_lead_to_waiting_and_then_to_a_blocked_app(live: Live, tmp_pa
     assert "blocked" in blocked.app.stdout + blocked.app.stderr
     assert actions(live).count("pin.wrong") == 5
     assert actions(live)[-1] == "device.blocked"
+    assert "pin.refused" in actions(live)  # the try during the wait was refused and recorded
+    assert browser_state(blocked) == "failed"  # the waiting browser hears that it is over
     assert run_app(home, "id").returncode == 1  # the app wiped itself: activate again
 
 
@@ -215,6 +217,37 @@ def test_a_revoked_device_cannot_log_in_and_wipes_itself(live: Live, tmp_path: P
     assert '"status": "not_activated"' in status.stdout or '"status": "revoked"' in status.stdout
     with live.container.unit_of_work() as session:
         assert session.scalars(select(Device)).one().status is DeviceStatus.REVOKED
+
+
+def test_revoking_the_phone_ends_the_portal_session_it_opened(live: Live, tmp_path: Path) -> None:
+    home = activated(live, tmp_path)
+    done = ceremony(live, home)
+    assert done.app.returncode == 0, done.app.stdout + done.app.stderr
+    done.browser.post(f"/login/{done.page.login_id}/complete", data={"csrf": done.page.csrf})
+    assert 'id="person-name"' in done.browser.get("/").text
+    with live.container.unit_of_work() as session:
+        identity = live.container.identity(session)
+        identity.revoke_devices_of(
+            identity.person_by_email("olga@zorgid.test"), actor="operator", source="cli"
+        )
+    after = done.browser.get("/").text
+    assert 'id="person-name"' not in after
+    assert 'data-login="' in after  # back at the login page
+
+
+def test_an_approved_login_cannot_be_completed_after_it_expired(live: Live, tmp_path: Path) -> None:
+    home = activated(live, tmp_path)
+    done = ceremony(live, home)
+    assert browser_state(done) == "approved"
+    live.clock.advance(live.container.settings.login_ttl_seconds + 1)
+    late = done.browser.post(
+        f"/login/{done.page.login_id}/complete",
+        data={"csrf": done.page.csrf},
+        headers={"accept": "application/json"},
+    )
+    assert late.status_code == 410
+    assert late.json()["error"]["code"] == "login_expired"
+    assert "zorgid_session" not in done.browser.flags
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -76,12 +76,10 @@ class AuditLog:
         Call it last in a transaction, so that the head stays locked briefly.
         """
         connection = self._session.connection()
-        head = connection.execute(_LOCK_HEAD).one_or_none()
-        if head is None:
-            connection.execute(insert(HEAD), {"id": 1, "seq": 0, "hash": GENESIS})
-            seq, prev = 0, GENESIS
-        else:
-            seq, prev = head.seq, head.hash
+        # The migration made the head row; it is never deleted (verify_chain reports it if so).
+        head = connection.execute(_LOCK_HEAD).one()
+        seq: int = head.seq
+        prev: str = head.hash
         values: dict[str, Any] = {
             "seq": seq + 1,
             "at": self._clock.now().replace(microsecond=0),

@@ -88,6 +88,28 @@ def activation(
         show_activation(out, issued, png)
 
 
+@operator.command(name="revoke")
+@click.option("--email", required=True, help="E-mailadres van de persoon / the person's e-mail.")
+@settings_options
+@lang_option
+def revoke(email: str, data_dir: Path | None, database_url: str | None, lang: str | None) -> None:
+    """Apps van iemand uitschakelen (kwijt/gestolen) / switch off someone's apps (lost/stolen)."""
+    out = out_for(lang)
+    with out.reporting():
+        settings = load_settings(data_dir, database_url)
+        container = open_container(settings)
+        with container.unit_of_work() as session:
+            identity = container.identity(session)
+            person = identity.person_by_email(email)
+            count = identity.revoke_devices_of(person, actor="cli", source="cli")
+        container.engine.dispose()
+        out.say(
+            N_("Switched off: {count} app(s) of {name}. Their portal sessions have ended."),
+            count=count,
+            name=person.name,
+        )
+
+
 def show_activation(out: Out, issued: IssuedActivation, png: Path) -> None:
     """Print an activation QR in the terminal, write it as PNG, and print its text."""
     qr = segno.make(issued.qr_text, error="m")

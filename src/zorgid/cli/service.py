@@ -160,6 +160,9 @@ def run_server(container: Container, out: Out) -> None:
         port=settings.port,
         log_level="warning",
         access_log=False,
-        proxy_headers=False,
+        # The app shows the browser's address and the audit log records it: behind a proxy,
+        # that is X-Forwarded-For, believed only from the proxies named in the setting.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         server_header=False,
     )

@@ -120,6 +120,8 @@ class PinWrongError(IdentityError):
 class PinWaitError(IdentityError):
     """Too many wrong PINs lately: wait before the next try."""
 
+    keeps_changes = True  # the refusal is audited
+
     code = "pin_wait"
     message = N_(
         "Too many wrong PINs. Wait {retry_after} seconds before trying again. "

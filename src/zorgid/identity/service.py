@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from zorgid.core.i18n import N_
 from zorgid.core.tokens import hash_token, new_id, new_token, same_token
@@ -392,6 +392,14 @@ class IdentityService:
         remaining = settings.pin_max_failures - device.pin_failures
         if device.pin_next_try_at is not None and device.pin_next_try_at > now:
             wait = int((device.pin_next_try_at - now).total_seconds() + 0.999)
+            subject = f"device:{device.id}"
+            self._audit.record(
+                "pin.refused",
+                actor=subject,
+                subject=subject,
+                source=source,
+                details={"reason": "wait", "retry_after": wait},
+            )
             raise PinWaitError(retry_after=wait, remaining_attempts=remaining)
         failures = device.pin_failures + 1
         connection = self._session.connection()
@@ -436,6 +444,24 @@ class IdentityService:
             details={"failures": failures},
         )
         raise PinWrongError(remaining_attempts=settings.pin_max_failures - failures)
+
+    def purge(self, *, before: dt.datetime) -> int:
+        """Delete activation codes that expired before ``before``; how many."""
+        result = self._session.execute(
+            delete(ActivationCode).where(ActivationCode.expires_at < before)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]  # a CursorResult (a DELETE)
+
+    def revoke_devices_of(self, person: Person, *, actor: str, source: str) -> int:
+        """Switch off every active device of ``person`` (a lost or stolen phone); how many."""
+        devices = self._session.scalars(
+            select(Device).where(
+                Device.person_id == person.id, Device.status == DeviceStatus.ACTIVE
+            )
+        ).all()
+        for device in devices:
+            self.revoke_device(device, actor=actor, source=source)
+        return len(devices)
 
     def revoke_device(self, device: Device, *, actor: str, source: str) -> None:
         """Switch a device off; the app is told to wipe itself at its next contact."""

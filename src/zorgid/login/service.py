@@ -12,13 +12,14 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 
 from zorgid.core.i18n import N_
 from zorgid.core.tokens import hash_token, new_digits, new_id, new_token, same_token
 from zorgid.db.base import table
 from zorgid.identity.devicekeys import load_device_key, signing_string, verify_device_signature
-from zorgid.identity.errors import BadRequestError
+from zorgid.identity.errors import BadRequestError, DeviceBlockedError
+from zorgid.identity.models import Device, DeviceStatus
 from zorgid.login.errors import (
     LoginCodeWrongError,
     LoginExpiredError,
@@ -80,8 +81,13 @@ PORTAL = table(PortalSession)
 _LOGIN = select(*LOGINS.c).where(LOGINS.c.id == bindparam("id"))
 _LOGIN_FOR_UPDATE = _LOGIN.with_for_update()
 _UPDATE_LOGIN = update(LOGINS).where(LOGINS.c.id == bindparam("key"))
-_PORTAL_PERSON = select(PORTAL.c.person_id, PORTAL.c.expires_at, PORTAL.c.ended_at).where(
-    PORTAL.c.token_hash == bindparam("token_hash")
+_DEVICES = table(Device)
+# A session lasts only as long as the device that opened it is active: revoking or blocking a
+# phone ends its sessions too.
+_PORTAL_PERSON = (
+    select(PORTAL.c.person_id, PORTAL.c.expires_at, PORTAL.c.ended_at, _DEVICES.c.status)
+    .join(_DEVICES, _DEVICES.c.id == PORTAL.c.device_id)
+    .where(PORTAL.c.token_hash == bindparam("token_hash"))
 )
 
 
@@ -199,6 +205,9 @@ class LoginService:
         if login.person_id is None or login.device_id is None:  # approved always sets both
             raise LoginStateError(state=login.state.value)
         now = self._clock.now()
+        if login.expires_at <= now:
+            raise LoginExpiredError
+        self._identity.device_row(login.device_id, lock=False)  # refuses a revoked or blocked one
         token = new_token(32)
         expires_at = now + dt.timedelta(minutes=self._settings.session_ttl_minutes)
         self._update(login, state=LoginState.COMPLETED)
@@ -301,7 +310,11 @@ class LoginService:
             return None
         if pin is None:
             raise BadRequestError("no pin", reason=N_("the PIN is missing."))
-        self._identity.check_pin_of(device, pin, source=source)
+        try:
+            self._identity.check_pin_of(device, pin, source=source)
+        except DeviceBlockedError:
+            self._move(login, LoginState.FAILED)  # kept: the error keeps its changes
+            raise
         self._move(login, LoginState.APPROVED, person_id=device.person_id)
         self._audit.record(
             "login.approved",
@@ -321,7 +334,12 @@ class LoginService:
             .execute(_PORTAL_PERSON, {"token_hash": hash_token(token)})
             .one_or_none()
         )
-        if row is None or row.ended_at is not None or row.expires_at <= self._clock.now():
+        if (
+            row is None
+            or row.ended_at is not None
+            or row.expires_at <= self._clock.now()
+            or row.status is not DeviceStatus.ACTIVE
+        ):
             raise SessionInvalidError
         return self._identity.profile(row.person_id)
 
@@ -337,6 +355,15 @@ class LoginService:
             self._audit.record(
                 "session.ended", actor=f"person:{ended}", subject=f"person:{ended}", source=source
             )
+
+    def purge(self, *, before: dt.datetime) -> int:
+        """Delete logins and portal sessions that ended before ``before``; how many rows."""
+        connection = self._session.connection()
+        logins = connection.execute(delete(LOGINS).where(LOGINS.c.expires_at < before))
+        sessions = connection.execute(
+            delete(PORTAL).where(or_(PORTAL.c.expires_at < before, PORTAL.c.ended_at < before))
+        )
+        return int(logins.rowcount) + int(sessions.rowcount)
 
     # -- helpers ----------------------------------------------------------------------------
 

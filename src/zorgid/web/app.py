@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
 from zorgid import __version__
@@ -21,15 +24,33 @@ if TYPE_CHECKING:
     from zorgid.bootstrap import Container
 
 
+PURGE_SECONDS = 600.0
+log = logging.getLogger("zorgid.web")
+
+
+async def _purge_periodically(container: Container) -> None:
+    """Delete expired logins, sessions and codes now and then (every node may; it is idempotent)."""
+    while True:
+        await asyncio.sleep(PURGE_SECONDS)
+        try:
+            await run_in_threadpool(container.purge_expired)
+        except Exception:
+            log.warning("purging expired rows failed", exc_info=True)
+
+
 def create_app(container: Container) -> FastAPI:
     """The service's ASGI app."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await container.events.start()
+        purging = asyncio.create_task(_purge_periodically(container), name="zorgid-purge")
         try:
             yield
         finally:
+            purging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purging
             await container.events.stop()
 
     app = FastAPI(

@@ -9,7 +9,10 @@ if TYPE_CHECKING:
 
 
 def client_ip(request: Request) -> str:
-    """The peer's address (a proxy in front must be trusted explicitly; see operations.md)."""
+    """The client's address: the peer's, or X-Forwarded-For from a trusted proxy.
+
+    uvicorn applies ZORGID_FORWARDED_ALLOW_IPS (see docs/operations.md).
+    """
     return request.client.host if request.client else "unknown"
 
 

@@ -100,3 +100,16 @@ def test_an_unreachable_database_is_an_exit_2_with_the_url(tmp_path: Path) -> No
     assert code == 2
     assert "[database_unavailable]" in output
     assert "127.0.0.1:1" in output
+
+
+def test_revoke_switches_off_the_apps_of_a_person(tmp_path: Path) -> None:
+    run(tmp_path, "init")
+    run(tmp_path, "operator", "add", "--name", "Olga", "--email", "olga@zorgid.test")
+    code, output = run(
+        tmp_path, "operator", "revoke", "--email", "olga@zorgid.test", "--lang", "en"
+    )
+    assert code == 0, output
+    assert "Switched off: 0 app(s) of Olga" in output
+    code, output = run(tmp_path, "operator", "revoke", "--email", "x@zorgid.test", "--lang", "en")
+    assert code == 1
+    assert "[person_unknown]" in output

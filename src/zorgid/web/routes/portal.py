@@ -6,7 +6,6 @@ import json
 import time
 from typing import TYPE_CHECKING, Annotated
 
-import segno
 from fastapi import APIRouter, Form, Path, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -15,7 +14,7 @@ from zorgid.core.i18n import N_
 from zorgid.errors import ZorgidError
 from zorgid.login.errors import SessionInvalidError
 from zorgid.web.client import client_ip, user_agent
-from zorgid.web.errors import CsrfError, InvalidRequestError, error_response, wants_json
+from zorgid.web.errors import CsrfError, error_response, wants_json
 from zorgid.web.language import request_language
 from zorgid.web.pages import render
 from zorgid.web.security import csrf_ok, csrf_token
@@ -33,7 +32,6 @@ SESSION_COOKIE = "zorgid_session"
 Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{22}$")]
 Field = Annotated[str, Form(max_length=100)]
 STREAM_SECONDS = 300.0
-MAX_QR = 200
 ROLE_NAMES = {
     "operator": N_("Operator"),
     "administrator": N_("Portal administrator"),
@@ -102,18 +100,6 @@ def _home_context(container: Container, person: Profile, token: str) -> dict[str
     }
 
 
-@router.get("/login/{login_id}/qr.svg")
-def qr_image(login_id: Id, request: Request) -> Response:
-    """The QR as an image, for browsers without JavaScript (the page draws it otherwise)."""
-    del login_id
-    text = request.query_params.get("t", "")
-    container = _container(request)
-    if not text.startswith(f"{container.settings.public_url}/app/login/") or len(text) > MAX_QR:
-        raise InvalidRequestError("bad qr text", reason=N_("this is not a login QR code."))
-    svg = segno.make(text, error="m").svg_inline(scale=6, border=4)
-    return Response(svg, media_type="image/svg+xml")
-
-
 @router.get("/login/{login_id}/status")
 def status(login_id: Id, request: Request) -> Response:
     """The login's state as JSON (the polling fallback of the event stream)."""
@@ -134,13 +120,14 @@ async def events(login_id: Id, request: Request) -> Response:
         with container.reading() as session:
             return str(container.login(session).browser_state(login_id, secret))
 
-    first = await run_in_threadpool(read)  # refuses an unknown login or another browser
+    await run_in_threadpool(read)  # refuses an unknown login or another browser (404)
 
     async def stream() -> AsyncIterator[bytes]:
         deadline = time.monotonic() + STREAM_SECONDS
         last = None
-        state = first
         with container.events.subscribe(login_id) as subscription:
+            # Read only once subscribed: a change committed in between still wakes us.
+            state = await run_in_threadpool(read)
             yield b"retry: 2000\n\n"
             while True:
                 if state != last:

@@ -43,6 +43,9 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
     )
+    # The chain's head exists from the start: appends lock it, and a lock on a missing row
+    # would let concurrent first appends race.
+    op.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '" + "0" * 64 + "')")
     op.create_table(
         "organisations",
         sa.Column("id", sa.String(length=32), nullable=False),
