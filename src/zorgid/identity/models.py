@@ -104,7 +104,7 @@ class ActivationCode(Base):
     person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"))
     nonce_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime]
-    expires_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)  # purge
     used_at: Mapped[dt.datetime | None]
     failed_attempts: Mapped[int] = mapped_column(default=0)
     device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.id"))

@@ -47,7 +47,7 @@ class LoginSession(Base):
     client_ip: Mapped[str] = mapped_column(String(64))
     user_agent: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[dt.datetime]
-    expires_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)  # purge
 
 
 class PortalSession(Base):
@@ -59,5 +59,5 @@ class PortalSession(Base):
     person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
     created_at: Mapped[dt.datetime]
-    expires_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)  # purge
     ended_at: Mapped[dt.datetime | None]

@@ -202,6 +202,9 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_portal_sessions_person_id"), ["person_id"], unique=False
         )
+    # Purging expired rows looks them up by expiry.
+    for table in ("activation_codes", "login_sessions", "portal_sessions"):
+        op.create_index(f"ix_{table}_expires_at", table, ["expires_at"], unique=False)
 
 
 def downgrade() -> None:
