@@ -48,6 +48,8 @@ class Settings:
     #: Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated, as
     #: uvicorn's forwarded_allow_ips); empty: the peer address is the client's.
     forwarded_allow_ips: str = ""
+    #: Requests per minute per client address that create a login or try a secret (0: none).
+    rate_limit_per_minute: int = 300
     activation_ttl_minutes: int = 60
     login_ttl_seconds: int = 120
     session_ttl_minutes: int = 480

@@ -15,6 +15,7 @@ from zorgid import __version__
 from zorgid.web import errors
 from zorgid.web.observability import Metrics, RequestObserver
 from zorgid.web.pages import STATIC
+from zorgid.web.ratelimit import RateLimit, peer_address
 from zorgid.web.routes import app_api, ops, portal
 from zorgid.web.security import SecurityHeaders
 
@@ -68,6 +69,9 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(app_api.router)
     app.include_router(ops.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(
+        RateLimit, per_minute=container.settings.rate_limit_per_minute, client=peer_address
+    )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestObserver, metrics=app.state.metrics)
     return app
