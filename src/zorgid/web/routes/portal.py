@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Form, Path, Request
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
@@ -120,14 +122,21 @@ async def events(login_id: Id, request: Request) -> Response:
         with container.reading() as session:
             return str(container.login(session).browser_state(login_id, secret))
 
-    await run_in_threadpool(read)  # refuses an unknown login or another browser (404)
+    # Subscribe first, then read: a change committed in between still wakes the stream. The
+    # read also refuses an unknown login or another browser (404) before anything is streamed.
+    subscribed = contextlib.ExitStack()
+    subscription = subscribed.enter_context(container.events.subscribe(login_id))
+    try:
+        first = await run_in_threadpool(read)
+    except BaseException:
+        subscribed.close()
+        raise
 
     async def stream() -> AsyncIterator[bytes]:
         deadline = time.monotonic() + STREAM_SECONDS
         last = None
-        with container.events.subscribe(login_id) as subscription:
-            # Read only once subscribed: a change committed in between still wakes us.
-            state = await run_in_threadpool(read)
+        state = first
+        with subscribed:
             yield b"retry: 2000\n\n"
             while True:
                 if state != last:
@@ -149,6 +158,8 @@ async def events(login_id: Id, request: Request) -> Response:
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        # Unsubscribes even when the stream never started (closing twice is harmless).
+        background=BackgroundTask(subscribed.close),
     )
 
 
