@@ -20,9 +20,7 @@ def add_operator(container: Container, *, name: str, email: str) -> IssuedActiva
     """What ``zorgid operator add`` does: a person, the operator role, an activation code."""
     with container.unit_of_work() as session:
         identity = container.identity(session)
-        person = identity.add_person(name=name, email=email, actor="cli", source="cli")
-        identity.grant(person, Role.OPERATOR, organisation=None, actor="cli", source="cli")
-        return identity.issue_activation(person, actor="cli", source="cli")
+        return identity.add_operator(name=name, email=email, actor="cli", source="cli")[1]
 
 
 def add_member(

@@ -8,8 +8,6 @@ administrator would type, and runs it, so that a newcomer learns the real comman
 
 from __future__ import annotations
 
-import base64
-import secrets
 import shlex
 import shutil
 import socket
@@ -18,14 +16,14 @@ import sys
 from pathlib import Path
 
 import click
-import segno
 
+from zorgid.cli.operator import write_qr_png
 from zorgid.cli.output import Out, lang_option, out_for, stdin_is_terminal
 from zorgid.cli.service import open_container, run_server
 from zorgid.core.clock import SystemClock
 from zorgid.core.i18n import N_
+from zorgid.core.tokens import new_token
 from zorgid.errors import ZorgidError
-from zorgid.identity.models import Role
 from zorgid.pki.testpki import TestPki, write_test_pki
 from zorgid.settings import Settings
 
@@ -106,7 +104,7 @@ def validatietool_tour(directory: Path, no_pause: bool, lang: str | None) -> Non
     doc = directory / "organisatiedocument.xml"
     signed = directory / "organisatiedocument-ondertekend.xml"
     org = pki / "organisations" / "90000123"
-    challenge = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    challenge = new_token(32)
 
     _step(
         out,
@@ -320,15 +318,11 @@ def demo(ctx: click.Context, directory: Path, port: int, lang: str | None) -> No
         )
         container = open_container(settings, create_keys=True, migrate=True)
         with container.unit_of_work() as session:
-            identity = container.identity(session)
-            person = identity.add_person(
+            _, issued = container.identity(session).add_operator(
                 name="Olga de Operator", email="operator@zorgid.example", actor="demo", source="cli"
             )
-            identity.grant(person, Role.OPERATOR, organisation=None, actor="demo", source="cli")
-            issued = identity.issue_activation(person, actor="demo", source="cli")
-    png = directory / "activatie-operator.png"
-    qr = segno.make(issued.qr_text, error="m")
-    qr.save(str(png), kind="png", scale=8, border=4)
+        png = directory / "activatie-operator.png"
+        write_qr_png(issued.qr_text, png)
     zorgid = _zorgid_command()
     phone = directory / "telefoon"
     click.secho(out._(N_("ZORG-ID demo: the service runs on this computer")), bold=True)

@@ -1,7 +1,8 @@
-"""Bootstrapping the service's operators: ``zorgid operator add``."""
+"""The service's operators: ``zorgid operator add | activation | revoke``."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,10 +13,35 @@ import segno
 from zorgid.cli.output import Out, lang_option, out_for, write_file_atomically
 from zorgid.cli.service import load_settings, open_container, settings_options
 from zorgid.core.i18n import N_
-from zorgid.identity.models import Role
 
 if TYPE_CHECKING:
-    from zorgid.identity.service import IssuedActivation
+    from collections.abc import Iterator
+
+    from zorgid.identity.service import IdentityService, IssuedActivation
+    from zorgid.settings import Settings
+
+
+#: Where a command writes the activation QR as PNG (default: in the data directory).
+qr_png_option = click.option(
+    "--qr-png",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Waar de activatie-QR als PNG komt / where to write the activation QR as PNG.",
+)
+email_option = click.option(
+    "--email", required=True, help="E-mailadres van de persoon / the person's e-mail."
+)
+
+
+@contextlib.contextmanager
+def identity_work(settings: Settings) -> Iterator[IdentityService]:
+    """The identity service in one unit of work on the configured database."""
+    container = open_container(settings)
+    try:
+        with container.unit_of_work() as session:
+            yield container.identity(session)
+    finally:
+        container.engine.dispose()
 
 
 @click.group(name="operator")
@@ -25,13 +51,8 @@ def operator() -> None:
 
 @operator.command(name="add")
 @click.option("--name", required=True, help="Volledige naam / full name.")
-@click.option("--email", required=True, help="E-mailadres / e-mail address.")
-@click.option(
-    "--qr-png",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Waar de activatie-QR als PNG komt / where to write the activation QR as PNG.",
-)
+@email_option
+@qr_png_option
 @settings_options
 @lang_option
 def add(  # noqa: PLR0913, PLR0917 - the command's options
@@ -46,25 +67,16 @@ def add(  # noqa: PLR0913, PLR0917 - the command's options
     out = out_for(lang)
     with out.reporting():
         settings = load_settings(data_dir, database_url)
-        container = open_container(settings)
-        with container.unit_of_work() as session:
-            identity = container.identity(session)
-            person = identity.add_person(name=name, email=email, actor="cli", source="cli")
-            identity.grant(person, Role.OPERATOR, organisation=None, actor="cli", source="cli")
-            issued = identity.issue_activation(person, actor="cli", source="cli")
-        container.engine.dispose()
-        png = qr_png or settings.data_dir / f"activatie-{person.id}.png"
-        show_activation(out, issued, png)
+        with identity_work(settings) as identity:
+            person, issued = identity.add_operator(
+                name=name, email=email, actor="cli", source="cli"
+            )
+        show_activation(out, issued, qr_png or settings.data_dir / f"activatie-{person.id}.png")
 
 
 @operator.command(name="activation")
-@click.option("--email", required=True, help="E-mailadres van de persoon / the person's e-mail.")
-@click.option(
-    "--qr-png",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Waar de activatie-QR als PNG komt / where to write the activation QR as PNG.",
-)
+@email_option
+@qr_png_option
 @settings_options
 @lang_option
 def activation(
@@ -78,31 +90,23 @@ def activation(
     out = out_for(lang)
     with out.reporting():
         settings = load_settings(data_dir, database_url)
-        container = open_container(settings)
-        with container.unit_of_work() as session:
-            identity = container.identity(session)
+        with identity_work(settings) as identity:
             person = identity.person_by_email(email)
             issued = identity.issue_activation(person, actor="cli", source="cli")
-        container.engine.dispose()
-        png = qr_png or settings.data_dir / f"activatie-{person.id}.png"
-        show_activation(out, issued, png)
+        show_activation(out, issued, qr_png or settings.data_dir / f"activatie-{person.id}.png")
 
 
 @operator.command(name="revoke")
-@click.option("--email", required=True, help="E-mailadres van de persoon / the person's e-mail.")
+@email_option
 @settings_options
 @lang_option
 def revoke(email: str, data_dir: Path | None, database_url: str | None, lang: str | None) -> None:
     """Apps van iemand uitschakelen (kwijt/gestolen) / switch off someone's apps (lost/stolen)."""
     out = out_for(lang)
     with out.reporting():
-        settings = load_settings(data_dir, database_url)
-        container = open_container(settings)
-        with container.unit_of_work() as session:
-            identity = container.identity(session)
+        with identity_work(load_settings(data_dir, database_url)) as identity:
             person = identity.person_by_email(email)
             count = identity.revoke_devices_of(person, actor="cli", source="cli")
-        container.engine.dispose()
         out.say(
             N_("Switched off: {count} app(s) of {name}. Their portal sessions have ended."),
             count=count,
@@ -110,12 +114,18 @@ def revoke(email: str, data_dir: Path | None, database_url: str | None, lang: st
         )
 
 
-def show_activation(out: Out, issued: IssuedActivation, png: Path) -> None:
-    """Print an activation QR in the terminal, write it as PNG, and print its text."""
-    qr = segno.make(issued.qr_text, error="m")
+def write_qr_png(text: str, path: Path) -> segno.QRCode:
+    """Write the QR code of ``text`` as a PNG file (atomically) and return it."""
+    qr = segno.make(text, error="m")
     buffer = io.BytesIO()
     qr.save(buffer, kind="png", scale=8, border=4)
-    write_file_atomically(png, buffer.getvalue())
+    write_file_atomically(path, buffer.getvalue())
+    return qr
+
+
+def show_activation(out: Out, issued: IssuedActivation, png: Path) -> None:
+    """Print an activation QR in the terminal, write it as PNG, and print its text."""
+    qr = write_qr_png(issued.qr_text, png)
     out.say(
         N_("One-time activation QR code for {name} (valid until {until}):"),
         name=issued.person_name,

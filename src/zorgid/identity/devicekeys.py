@@ -1,8 +1,7 @@
-"""Device keys (ECDSA P-256) and the signing strings of docs/protocol.md."""
+"""Device keys (ECDSA P-256) and their signatures over the protocol's signing strings."""
 
 from __future__ import annotations
 
-import base64
 import binascii
 
 from cryptography.exceptions import InvalidSignature
@@ -10,22 +9,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from zorgid.core.i18n import N_
+from zorgid.core.protocol import b64url_decode
 from zorgid.identity.errors import BadRequestError, SignatureInvalidError
 
 
 def b64decode(value: str, *, field: str) -> bytes:
     """Decode unpadded base64url from a request, refusing anything else."""
     try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        return b64url_decode(value)
     except (binascii.Error, ValueError):
         raise BadRequestError(
             f"{field} is not base64url", reason=N_("a value is not base64url.")
         ) from None
-
-
-def b64encode(value: bytes) -> str:
-    """Unpadded base64url."""
-    return base64.urlsafe_b64encode(value).rstrip(b"=").decode("ascii")
 
 
 def load_device_key(spki_der: bytes) -> ec.EllipticCurvePublicKey:
@@ -43,17 +38,12 @@ def load_device_key(spki_der: bytes) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def signing_string(label: str, *values: str) -> bytes:
-    """The bytes a device signs for one protocol step (protocol.md, "Conventions")."""
-    return "\n".join((label, *values)).encode("utf-8")
-
-
 def verify_device_signature(
-    key: ec.EllipticCurvePublicKey, signature_b64: str, message: bytes
+    key: ec.EllipticCurvePublicKey, signature_b64: str, signing_string: str
 ) -> None:
     """Check an ECDSA-SHA256 DER signature, or raise :class:`SignatureInvalidError`."""
     signature = b64decode(signature_b64, field="signature")
     try:
-        key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        key.verify(signature, signing_string.encode(), ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         raise SignatureInvalidError("device signature does not verify") from None

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, delete, select, update
 
 from zorgid.core.i18n import N_
+from zorgid.core.protocol import activation_string, status_string
 from zorgid.core.tokens import hash_token, new_id, new_token, same_token
 from zorgid.db.base import table
 from zorgid.identity.devicekeys import (
     b64decode,
     load_device_key,
-    signing_string,
     verify_device_signature,
 )
 from zorgid.identity.errors import (
@@ -205,6 +205,14 @@ class IdentityService:
 
     # -- activation -------------------------------------------------------------------------
 
+    def add_operator(
+        self, *, name: str, email: str, actor: str, source: str
+    ) -> tuple[Person, IssuedActivation]:
+        """A new operator of the service, with the one-time code that activates their app."""
+        person = self.add_person(name=name, email=email, actor=actor, source=source)
+        self.grant(person, Role.OPERATOR, organisation=None, actor=actor, source=source)
+        return person, self.issue_activation(person, actor=actor, source=source)
+
     def issue_activation(self, person: Person, *, actor: str, source: str) -> IssuedActivation:
         """A new one-time activation code for ``person``; only its hash is kept."""
         now = self._clock.now()
@@ -248,9 +256,7 @@ class IdentityService:
         check_pin_format(pin)
         key_der = b64decode(public_key, field="public_key")
         key = load_device_key(key_der)
-        verify_device_signature(
-            key, signature, signing_string("zorgid-activate-v1", activation_id, nonce)
-        )
+        verify_device_signature(key, signature, activation_string(activation_id, nonce))
         label = " ".join(label.split())[:100] or "app"
         now = self._clock.now()
         code = self._session.get(ActivationCode, activation_id, with_for_update=True)
@@ -355,7 +361,7 @@ class IdentityService:
         verify_device_signature(
             load_device_key(device.public_key),
             signature,
-            signing_string("zorgid-status-v1", device_id, timestamp),
+            status_string(device_id, timestamp),
         )
         return device
 

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, delete, insert, or_, select, update
 
 from zorgid.core.i18n import N_
+from zorgid.core.protocol import answer_string, scan_string
 from zorgid.core.tokens import hash_token, new_digits, new_id, new_token, same_token
 from zorgid.db.base import table
-from zorgid.identity.devicekeys import load_device_key, signing_string, verify_device_signature
+from zorgid.identity.devicekeys import load_device_key, verify_device_signature
 from zorgid.identity.errors import BadRequestError, DeviceBlockedError
 from zorgid.identity.models import Device, DeviceStatus
 from zorgid.login.errors import (
@@ -240,7 +241,7 @@ class LoginService:
         verify_device_signature(
             load_device_key(device.public_key),
             signature,
-            signing_string("zorgid-login-scan-v1", login_id, nonce, device_id),
+            scan_string(login_id, nonce, device_id),
         )
         login = self._for_app(login_id, nonce)
         self._refuse_expired(login)
@@ -293,14 +294,15 @@ class LoginService:
         )
         if login.state not in allowed:
             raise LoginStateError(state=login.state.value)
-        # A decline signs the empty challenge: it may come before or after the browser typed
-        # the code, and it grants nothing. The challenge is handed out only once the browser
-        # typed the right code, so a signature over it shows the app answered this pairing.
-        challenge = login.challenge if decision == "approve" else ""
+        # The challenge is handed out only once the browser typed the right code, so a
+        # signature over it shows the app answered this pairing. A decline signs the empty
+        # challenge (answer_string): it may come before the code, and it grants nothing.
         verify_device_signature(
             load_device_key(device.public_key),
             signature,
-            signing_string("zorgid-login-v1", login.id, challenge, decision),
+            answer_string(
+                login.id, login.challenge, "approve" if decision == "approve" else "decline"
+            ),
         )
         subject = f"login:{login.id}"
         actor = f"device:{device.id}"

@@ -16,6 +16,13 @@ import httpx
 
 from zorgid import __version__
 from zorgid.core.i18n import N_, Message
+from zorgid.core.protocol import (
+    Decision,
+    activation_string,
+    answer_string,
+    scan_string,
+    status_string,
+)
 from zorgid.mobileapp.errors import (
     SERVICE_CODE,
     ServiceError,
@@ -36,15 +43,7 @@ from zorgid.mobileapp.models import (
     login_progress_from_json,
     login_request_from_json,
 )
-from zorgid.mobileapp.signing import (
-    Decision,
-    activation_string,
-    answer_string,
-    public_key_b64,
-    scan_string,
-    sign,
-    status_string,
-)
+from zorgid.mobileapp.signing import public_key_b64, sign
 
 if TYPE_CHECKING:
     from collections.abc import Callable

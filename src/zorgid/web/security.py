@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from typing import TYPE_CHECKING
+
+from zorgid.core.protocol import b64url
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -55,7 +56,7 @@ class SecurityHeaders:
 def csrf_token(secret: bytes, binding: str) -> str:
     """The CSRF token for a browser, bound to its login or session cookie."""
     mac = hmac.new(secret, b"zorgid-csrf-v1\0" + binding.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    return b64url(mac)
 
 
 def csrf_ok(secret: bytes, binding: str | None, token: str | None) -> bool:

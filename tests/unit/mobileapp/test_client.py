@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from tests.support.identity_flows import add_operator, revoke_device
 from tests.unit.mobileapp.conftest import PIN, WRONG_PIN, Portal, open_portal
+from zorgid.core.protocol import b64url_decode
 from zorgid.mobileapp.client import MAX_ANSWER_BYTES, AppClient
 from zorgid.mobileapp.errors import (
     DeviceGoneError,
@@ -34,7 +35,7 @@ from zorgid.mobileapp.errors import (
 )
 from zorgid.mobileapp.models import iso
 from zorgid.mobileapp.qr import parse_pointer
-from zorgid.mobileapp.signing import b64url_decode, new_device_key
+from zorgid.mobileapp.signing import new_device_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

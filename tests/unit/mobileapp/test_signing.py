@@ -9,17 +9,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from zorgid.mobileapp.signing import (
+from zorgid.core.protocol import (
     activation_string,
     answer_string,
     b64url,
     b64url_decode,
-    new_device_key,
-    public_key_b64,
     scan_string,
-    sign,
     status_string,
 )
+from zorgid.mobileapp.signing import new_device_key, public_key_b64, sign
 
 
 def test_the_signing_strings_are_the_protocols() -> None:
