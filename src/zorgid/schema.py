@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from zorgid.applications.models import AcceptedApplication
 from zorgid.audit.models import AuditEvent, AuditHead
 from zorgid.db.base import Base
 from zorgid.identity.models import ActivationCode, Device, Membership, Organisation, Person
 from zorgid.login.models import LoginSession, PortalSession
+from zorgid.mail.models import OutboxMessage
+from zorgid.registration.models import RegistrationEvent, RegistrationRequest
 
 metadata = Base.metadata
 
 __all__ = [
+    "AcceptedApplication",
     "ActivationCode",
     "AuditEvent",
     "AuditHead",
@@ -17,7 +21,10 @@ __all__ = [
     "LoginSession",
     "Membership",
     "Organisation",
+    "OutboxMessage",
     "Person",
     "PortalSession",
+    "RegistrationEvent",
+    "RegistrationRequest",
     "metadata",
 ]
