@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from zorgid.applications.service import ApplicationService
 from zorgid.audit.log import AuditLog
 from zorgid.core.clock import Clock, SystemClock
 from zorgid.core.i18n import N_
@@ -21,11 +22,19 @@ from zorgid.errors import ZorgidError
 from zorgid.identity.service import IdentityService
 from zorgid.login.events import LocalEvents, LoginEvents, PostgresEvents
 from zorgid.login.service import LoginService
+from zorgid.mail.outbox import Outbox
+from zorgid.pki.errors import PkiError
+from zorgid.pki.loading import load_certificates
+from zorgid.pki.revocation import CrlFileSource, CrlUrlSource, OcspClient, RevocationChecker
+from zorgid.pki.trust import CertificateValidator, TrustConfig
+from zorgid.registration.errors import TrustNotConfiguredError
+from zorgid.registration.service import RegistrationService
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    from cryptography import x509
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
@@ -72,6 +81,10 @@ class Container:
     write_lock: contextlib.AbstractContextManager[object] = field(
         default_factory=contextlib.nullcontext
     )
+    #: Set after a transaction queued mail, so that the outbox worker delivers it at once.
+    mail_queued: threading.Event = field(default_factory=threading.Event)
+    _validator: CertificateValidator | None = field(default=None, init=False, repr=False)
+    _validator_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @contextlib.contextmanager
     def unit_of_work(self) -> Iterator[Session]:
@@ -136,9 +149,46 @@ class Container:
             audit=AuditLog(session=session, clock=self.clock),
         )
 
+    def applications(self, session: Session) -> ApplicationService:
+        """The list of accepted applications around ``session``."""
+        return ApplicationService(
+            session=session, clock=self.clock, audit=AuditLog(session=session, clock=self.clock)
+        )
+
     def audit(self, session: Session) -> AuditLog:
         """The audit log around ``session``."""
         return AuditLog(session=session, clock=self.clock)
+
+    def outbox(self, session: Session) -> Outbox:
+        """The mail outbox around ``session`` (mail commits with the caller's transaction)."""
+        return Outbox(session=session, clock=self.clock)
+
+    def registration(self, session: Session) -> RegistrationService:
+        """The registration service around ``session``."""
+        return RegistrationService(
+            session=session,
+            clock=self.clock,
+            settings=self.settings,
+            identity=self.identity(session),
+            outbox=self.outbox(session),
+            audit=AuditLog(session=session, clock=self.clock),
+            validator=self.validator,
+        )
+
+    def validator(self) -> CertificateValidator:
+        """The trust store for organisation documents, built on first use (it reads files)."""
+        with self._validator_lock:
+            if self._validator is None:
+                self._validator = CertificateValidator(trust_config(self.settings, self.clock))
+            return self._validator
+
+    def expire_registrations(self) -> int:
+        """Expire registration requests whose deadline passed."""
+        with self.unit_of_work() as session:
+            expired = self.registration(session).expire_due()
+        if expired:
+            self.mail_queued.set()
+        return expired
 
 
 def build(
@@ -166,6 +216,35 @@ def build(
         keys=load_keys(settings.resolved_key_dir, create=create_keys),
         events=events,
     )
+
+
+def trust_config(settings: Settings, clock: Clock) -> TrustConfig:
+    """Trust anchors, intermediates and revocation checking for organisation documents."""
+    anchor_paths = settings.paths(settings.trust_anchors)
+    if not anchor_paths:
+        raise TrustNotConfiguredError("ZORGID_TRUST_ANCHORS is empty")
+    try:
+        anchors = _certificates(anchor_paths)
+        intermediates = _certificates(settings.paths(settings.trust_intermediates))
+        crl_paths = settings.paths(settings.crl_files)
+        revocation = (
+            RevocationChecker(crl_sources=(CrlFileSource(crl_paths),))
+            if crl_paths
+            else RevocationChecker(
+                crl_sources=(CrlUrlSource(cache_dir=settings.data_dir / "crl-cache", clock=clock),),
+                ocsp=OcspClient(),
+            )
+        )
+    except (OSError, PkiError) as error:
+        raise TrustNotConfiguredError(f"cannot read the trust files: {error}") from error
+    return TrustConfig(anchors=anchors, intermediates=intermediates, revocation=revocation)
+
+
+def _certificates(paths: tuple[Path, ...]) -> tuple[x509.Certificate, ...]:
+    found: list[x509.Certificate] = []
+    for path in paths:
+        found.extend(load_certificates(path.read_bytes(), path=str(path)))
+    return tuple(found)
 
 
 def _libpq_conninfo(engine: Engine) -> str:

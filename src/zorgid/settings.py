@@ -58,6 +58,34 @@ class Settings:
     pin_max_failures: int = 6
     login_code_tries: int = 3
     activation_nonce_tries: int = 5
+    #: Who the service's e-mail comes from.
+    mail_from: str = "ZORG-ID <noreply@zorgid.localhost>"
+    #: The domain of reply addresses (``aanvraag+<token>@domain``) and Message-IDs; its MX must
+    #: point at the inbound listener below.
+    mail_domain: str = "zorgid.localhost"
+    #: The SMTP server outgoing mail is handed to.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_starttls: bool = False
+    #: Deliver the outbox from this process (every node may; a claim keeps mail single).
+    mail_worker: bool = True
+    #: The listener for replies (SMTP, or LMTP behind a mail server); port 0: not started.
+    inbound_host: str = "127.0.0.1"
+    inbound_port: int = 0
+    inbound_lmtp: bool = False
+    #: The largest reply accepted, in bytes (a signed document is at most 256 KiB).
+    inbound_max_bytes: int = 1_048_576
+    #: Trust anchors and intermediates for organisation documents: PEM files, comma-separated.
+    trust_anchors: str = ""
+    trust_intermediates: str = ""
+    #: CRL files, comma-separated; empty: the CRLs and OCSP responders the certificates name.
+    crl_files: str = ""
+    #: What prefilled organisation documents say under Omgeving.
+    document_environment: str = "acceptatie"
+    #: Days an organisation has to answer (signed document, administrator's details).
+    registration_reply_days: int = 14
+    #: Hours a mailed activation QR of a new administrator stays valid.
+    registration_activation_hours: int = 72
 
     @property
     def resolved_database_url(self) -> str:
@@ -73,6 +101,11 @@ class Settings:
     def public_host(self) -> str:
         """The host (and port) part of the public URL, as the app shows it."""
         return self.public_url.split("://", 1)[-1].split("/", 1)[0]
+
+    @staticmethod
+    def paths(value: str) -> tuple[Path, ...]:
+        """The paths of a comma-separated setting."""
+        return tuple(Path(part.strip()) for part in value.split(",") if part.strip())
 
     def replace(self, **changes: Any) -> Settings:  # noqa: ANN401 - same types as the fields
         """A copy with some fields changed (command options override the environment)."""
@@ -129,6 +162,12 @@ def _check(settings: Settings) -> None:
             name="ZORGID_ENVIRONMENT",
             value=settings.environment,
             reason=N_("Give development or production."),
+        )
+    if settings.document_environment not in {"acceptatie", "productie"}:
+        raise SettingsError(
+            name="ZORGID_DOCUMENT_ENVIRONMENT",
+            value=settings.document_environment,
+            reason=N_("Give acceptatie or productie."),
         )
     if settings.pin_free_tries < 1 or settings.pin_max_failures <= settings.pin_free_tries:
         raise SettingsError(

@@ -213,16 +213,23 @@ class IdentityService:
         self.grant(person, Role.OPERATOR, organisation=None, actor=actor, source=source)
         return person, self.issue_activation(person, actor=actor, source=source)
 
-    def issue_activation(self, person: Person, *, actor: str, source: str) -> IssuedActivation:
-        """A new one-time activation code for ``person``; only its hash is kept."""
+    def issue_activation(
+        self, person: Person, *, actor: str, source: str, ttl: dt.timedelta | None = None
+    ) -> IssuedActivation:
+        """A new one-time activation code for ``person``; only its hash is kept.
+
+        ``ttl`` overrides the default lifetime (a code sent by e-mail needs longer than one
+        handed over in person).
+        """
         now = self._clock.now()
+        lifetime = ttl or dt.timedelta(minutes=self._settings.activation_ttl_minutes)
         nonce = new_token()
         code = ActivationCode(
             id=new_id(),
             person_id=person.id,
             nonce_hash=hash_token(nonce),
             created_at=now,
-            expires_at=now + dt.timedelta(minutes=self._settings.activation_ttl_minutes),
+            expires_at=now + lifetime,
             failed_attempts=0,
         )
         self._session.add(code)

@@ -1,0 +1,107 @@
+"""Errors of registration requests (flow 1b).
+
+::
+
+    ZorgidError
+    └── RegistrationError
+        ├── FormInvalidError            (problems: field -> msgid; the form is shown again)
+        ├── RequestUnknownError         (no request behind a token or id)
+        ├── TransitionNotAllowedError   (the request's state does not allow this)
+        ├── OrganisationExistsError     (the URA is already registered)
+        ├── TrustNotConfiguredError     (no trust anchors: documents cannot be checked)
+        └── MailIntakeError             (a reply mail the service cannot use)
+            ├── NoAttachmentError
+            └── TooManyAttachmentsError
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from zorgid.core.i18n import N_
+from zorgid.errors import ZorgidError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class RegistrationError(ZorgidError):
+    """Base of registration errors."""
+
+    code = "registration_error"
+
+
+class FormInvalidError(RegistrationError):
+    """One or more fields of a form are missing or not acceptable."""
+
+    code = "form_invalid"
+    message = N_("Some fields are missing or not filled in correctly. See the messages below.")
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        super().__init__(", ".join(f"{k}: {v}" for k, v in problems.items()))
+        #: Field name -> English msgid saying what is wrong there.
+        self.problems = dict(problems)
+
+
+class RequestUnknownError(RegistrationError):
+    """No request behind this link, address or id (or the link was replaced by a newer one)."""
+
+    code = "registration_unknown"
+    message = N_(
+        "This link or address belongs to no current request. It may have been replaced by a "
+        "newer e-mail: use the link in the latest e-mail from ZORG-ID."
+    )
+
+
+class TransitionNotAllowedError(RegistrationError):
+    """The request is in a state where this cannot happen (any more)."""
+
+    code = "registration_state"
+    message = N_("This is not possible any more: the request is now '{state}'.")
+
+
+class OrganisationExistsError(RegistrationError):
+    """Approving would register an organisation whose URA is already registered."""
+
+    code = "organisation_exists"
+    message = N_(
+        "An organisation with URA {ura} is already registered. Reject this request with a "
+        "reason, or contact the organisation."
+    )
+
+
+class TrustNotConfiguredError(RegistrationError):
+    """The service has no trust anchors, so no signed document can be checked."""
+
+    code = "trust_not_configured"
+    message = N_(
+        "The service cannot check signed documents yet: no trust anchors are configured "
+        "(ZORGID_TRUST_ANCHORS). Please contact the ZORG-ID operator."
+    )
+    exit_code = 2
+
+
+class MailIntakeError(RegistrationError):
+    """A reply mail the service cannot use."""
+
+    code = "mail_unusable"
+
+
+class NoAttachmentError(MailIntakeError):
+    """The reply carried no attachment."""
+
+    code = "mail_no_attachment"
+    message = N_(
+        "Your e-mail had no attachment. Reply to the request e-mail again with the signed "
+        "organisation document (the .xml file the validation tool wrote) attached."
+    )
+
+
+class TooManyAttachmentsError(MailIntakeError):
+    """The reply carried more than one attachment: which one is meant is not for us to guess."""
+
+    code = "mail_too_many_attachments"
+    message = N_(
+        "Your e-mail had {count} attachments. Reply again with only the signed organisation "
+        "document attached (remove signatures-as-images and other files)."
+    )
