@@ -22,12 +22,16 @@ from zorgid.errors import ZorgidError
 from zorgid.identity.service import IdentityService
 from zorgid.login.events import LocalEvents, LoginEvents, PostgresEvents
 from zorgid.login.service import LoginService
-from zorgid.mail.outbox import Outbox
+from zorgid.mail.inbound import token_from_address
+from zorgid.mail.models import MAIL_QUEUED
+from zorgid.mail.outbox import Outbox, OutboxWorker
+from zorgid.mail.receiver import InboundServer
+from zorgid.mail.sender import SmtpSender
 from zorgid.pki.errors import PkiError
 from zorgid.pki.loading import load_certificates
 from zorgid.pki.revocation import CrlFileSource, CrlUrlSource, OcspClient, RevocationChecker
 from zorgid.pki.trust import CertificateValidator, TrustConfig
-from zorgid.registration.errors import TrustNotConfiguredError
+from zorgid.registration.errors import RequestUnknownError, TrustNotConfiguredError
 from zorgid.registration.service import RegistrationService
 
 if TYPE_CHECKING:
@@ -98,7 +102,7 @@ class Container:
             yield session
         except ZorgidError as error:
             if error.keeps_changes:
-                session.commit()
+                self._commit(session)
             else:
                 session.rollback()
             raise
@@ -106,9 +110,14 @@ class Container:
             session.rollback()
             raise
         else:
-            session.commit()
+            self._commit(session)
         finally:
             session.close()
+
+    def _commit(self, session: Session) -> None:
+        session.commit()
+        if session.info.pop(MAIL_QUEUED, False):
+            self.mail_queued.set()  # the outbox worker delivers it now, not at its next poll
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Session]:
@@ -216,6 +225,88 @@ def build(
         keys=load_keys(settings.resolved_key_dir, create=create_keys),
         events=events,
     )
+
+
+class ReplyIntake:
+    """Replies to request e-mails: from the inbound listener to the registration service."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+
+    def _token(self, address: str) -> str | None:
+        return token_from_address(address, domain=self._container.settings.mail_domain)
+
+    def accepts_recipient(self, address: str) -> bool:
+        """Whether ``address`` is the reply address of a request that still takes mail."""
+        token = self._token(address)
+        if token is None:
+            return False
+        with self._container.reading() as session:
+            return self._container.registration(session).accepts_reply_token(token)
+
+    def receive(self, recipient: str, envelope_from: str, raw: bytes) -> None:
+        """Hand a reply to its request; the answer goes out by mail."""
+        token = self._token(recipient)
+        if token is None:
+            raise RequestUnknownError(recipient)
+        with self._container.unit_of_work() as session:
+            self._container.registration(session).receive_mail(
+                token, raw, envelope_from=envelope_from
+            )
+
+    def too_large(self, recipient: str) -> None:
+        """Tell the request's technical administrator their reply was too large."""
+        token = self._token(recipient)
+        if token is not None:
+            with self._container.unit_of_work() as session:
+                self._container.registration(session).mail_too_large(token)
+
+
+@dataclass
+class MailRuntime:
+    """The outbox worker thread and the inbound listener of one process."""
+
+    container: Container
+    inbound: InboundServer | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _worker: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start what the settings ask for."""
+        settings = self.container.settings
+        if settings.mail_worker:
+            worker = OutboxWorker(
+                unit_of_work=self.container.unit_of_work,
+                clock=self.container.clock,
+                sender=SmtpSender(
+                    settings.smtp_host, settings.smtp_port, starttls=settings.smtp_starttls
+                ),
+            )
+            self._worker = threading.Thread(
+                target=worker.run,
+                kwargs={"stop": self._stop, "wake": self.container.mail_queued},
+                name="zorgid-outbox",
+                daemon=True,
+            )
+            self._worker.start()
+        if settings.inbound:
+            self.inbound = InboundServer(
+                settings.inbound_host,
+                settings.inbound_port,
+                ReplyIntake(self.container),
+                lmtp=settings.inbound_lmtp,
+                max_bytes=settings.inbound_max_bytes,
+            )
+            self.inbound.start()
+
+    def stop(self) -> None:
+        """Stop the listener and let the worker finish the message in hand."""
+        if self.inbound is not None:
+            self.inbound.stop()
+        self._stop.set()
+        self.container.mail_queued.set()
+        if self._worker is not None:
+            self._worker.join(timeout=30)
 
 
 def trust_config(settings: Settings, clock: Clock) -> TrustConfig:

@@ -69,9 +69,11 @@ class Settings:
     smtp_starttls: bool = False
     #: Deliver the outbox from this process (every node may; a claim keeps mail single).
     mail_worker: bool = True
-    #: The listener for replies (SMTP, or LMTP behind a mail server); port 0: not started.
+    #: Listen for replies (SMTP, or LMTP behind the site's mail server) on host:port
+    #: (port 0: any free port, for tests).
+    inbound: bool = False
     inbound_host: str = "127.0.0.1"
-    inbound_port: int = 0
+    inbound_port: int = 2525
     inbound_lmtp: bool = False
     #: The largest reply accepted, in bytes (a signed document is at most 256 KiB).
     inbound_max_bytes: int = 1_048_576

@@ -5,24 +5,21 @@ SQLite and on PostgreSQL; the app is the real ``zorgid app`` command in its own 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import select
 
 from tests.support.identity_flows import add_operator
-from tests.support.phone import run_app, scan_login
-from tests.support.server import Browser, Live, LoginPage, read_login_page
+from tests.support.phone import PIN, Ceremony, ceremony, run_app, scan_login
+from tests.support.server import Browser, Live, read_login_page
 from zorgid.audit.log import verify_chain
 from zorgid.audit.models import AuditEvent
 from zorgid.identity.models import Device, DeviceStatus
 
 if TYPE_CHECKING:
-    import subprocess
     from pathlib import Path
 
-PIN = "24680"
 WRONG = "97531"
 
 
@@ -31,15 +28,6 @@ def actions(live: Live) -> list[str]:
     with live.container.unit_of_work() as session:
         assert verify_chain(session).intact
         return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
-
-
-@dataclass
-class Ceremony:
-    """One QR login attempt: what the app printed and where the browser ended."""
-
-    app: subprocess.CompletedProcess[str]
-    page: LoginPage
-    browser: Browser
 
 
 def activated(live: Live, tmp_path: Path, name: str = "Olga Operator") -> Path:
@@ -51,22 +39,6 @@ def activated(live: Live, tmp_path: Path, name: str = "Olga Operator") -> Path:
     result = run_app(home, "activate", issued.qr_text, "--pin-stdin", stdin=PIN + "\n")
     assert result.returncode == 0, result.stdout + result.stderr
     return home
-
-
-def ceremony(live: Live, home: Path, *, pin: str = PIN, deny: bool = False) -> Ceremony:
-    """The browser opens the portal; the app scans, shows the code; it is typed; the PIN given."""
-    browser = Browser(live.url)
-    page = read_login_page(browser.get("/").text)
-    scanning = scan_login(home, page.qr_text, "--deny" if deny else "--pin-stdin")
-    if not deny:
-        typed = browser.post(
-            f"/login/{page.login_id}/code",
-            data={"code": scanning.code, "csrf": page.csrf},
-            headers={"accept": "application/json"},
-        )
-        assert typed.status_code == 200, typed.text
-    result = scanning.finish(pin + "\n")
-    return Ceremony(result, page, browser)
 
 
 def browser_state(c: Ceremony) -> str:

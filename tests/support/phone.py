@@ -9,9 +9,15 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tests.support.server import Browser, LoginPage, read_login_page
+
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from tests.support.server import Live
+
+#: The PIN the tests' apps are activated with.
+PIN = "24680"
 CODE_LINE = re.compile(r"Code:\s*([0-9]{3}\s?[0-9]{3})")
 
 
@@ -68,3 +74,28 @@ def scan_login(home: Path, qr: str, *extra: str) -> ScanningApp:
     out, err = process.communicate(timeout=60)
     msg = f"the app showed no code:\n{''.join(printed)}{out}{err}"
     raise AssertionError(msg)
+
+
+@dataclass
+class Ceremony:
+    """One QR login attempt: what the app printed and where the browser ended."""
+
+    app: subprocess.CompletedProcess[str]
+    page: LoginPage
+    browser: Browser
+
+
+def ceremony(live: Live | str, home: Path, *, pin: str = PIN, deny: bool = False) -> Ceremony:
+    """The browser opens the portal; the app scans, shows the code; it is typed; the PIN given."""
+    browser = Browser(live if isinstance(live, str) else live.url)
+    page = read_login_page(browser.get("/").text)
+    scanning = scan_login(home, page.qr_text, "--deny" if deny else "--pin-stdin")
+    if not deny:
+        typed = browser.post(
+            f"/login/{page.login_id}/code",
+            data={"code": scanning.code, "csrf": page.csrf},
+            headers={"accept": "application/json"},
+        )
+        assert typed.status_code == 200, typed.text
+    result = scanning.finish(pin + "\n")
+    return Ceremony(result, page, browser)

@@ -29,6 +29,7 @@ from zorgid.registration.models import RegistrationRequest
 from zorgid.registration.service import AdminDetails, ApplicationForm
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Iterator
     from email.message import EmailMessage
     from pathlib import Path
@@ -176,9 +177,9 @@ def sign(document: OrganisationDocument, issued: Issued) -> bytes:
     return sign_tree(build_tree(document), signer)
 
 
-def make_world(settings: Settings, clock: ManualClock, directory: Path) -> World:
-    """A world on ``settings``' database whose trust is a fresh test PKI in ``directory``."""
-    pki = TestPki(now=START, key_bits=2048)
+def demo_certificates(now: dt.datetime) -> tuple[TestPki, Issued, Issued]:
+    """A test PKI valid at ``now``, with the server certificates of two organisations."""
+    pki = TestPki(now=now, key_bits=2048)
     server = pki.issue_server(
         ura=URA,
         organisation=FORM.organisation_name,
@@ -193,15 +194,24 @@ def make_world(settings: Settings, clock: ManualClock, directory: Path) -> World
         uzi_number="900030002",
         key=new_ec_key(),
     )
+    return pki, server, other
+
+
+def trust_settings(pki: TestPki, directory: Path) -> dict[str, str]:
+    """Settings that make the service trust ``pki`` (root and CRLs written to ``directory``)."""
     anchor = directory / "root.pem"
     anchor.write_bytes(pki.root.certificate.public_bytes(Encoding.PEM))
     crls = directory / "crls"
     crls.mkdir(exist_ok=True)
     for ca in pki.cas:
         (crls / f"{ca.slug}.crl").write_bytes(pki.crl(ca).public_bytes(Encoding.DER))
-    trusted = settings.replace(trust_anchors=str(anchor), crl_files=str(crls))
-    container = build(trusted, clock=clock, create_keys=True)
+    return {"trust_anchors": str(anchor), "crl_files": str(crls)}
+
+
+def add_application(container: Container) -> None:
+    """Put ``example-his`` on the list of accepted applications."""
     with container.unit_of_work() as session:
+        now = container.clock.now()
         session.add(
             AcceptedApplication(
                 id="example-his",
@@ -209,11 +219,20 @@ def make_world(settings: Settings, clock: ManualClock, directory: Path) -> World
                 vendor="Voorbeeld Software B.V.",
                 supports="Inloggen met ZORG-ID (OpenID Connect)",
                 website=None,
-                created_at=clock.now(),
-                updated_at=clock.now(),
+                created_at=now,
+                updated_at=now,
                 withdrawn_at=None,
             )
         )
+
+
+def make_world(settings: Settings, clock: ManualClock, directory: Path) -> World:
+    """A world on ``settings``' database whose trust is a fresh test PKI in ``directory``."""
+    pki, server, other = demo_certificates(START)
+    container = build(
+        settings.replace(**trust_settings(pki, directory)), clock=clock, create_keys=True
+    )
+    add_application(container)
     return World(container, clock, pki, server, other, directory)
 
 

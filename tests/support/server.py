@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    from fastapi import FastAPI
+
     from zorgid.bootstrap import Container
 
 
@@ -42,6 +44,7 @@ class Live:
     url: str
     container: Container
     clock: ManualClock
+    app: FastAPI | None = None
 
 
 @dataclass
@@ -113,10 +116,10 @@ def _free_socket() -> socket.socket:
 
 
 @contextlib.contextmanager
-def serve(container: Container, sock: socket.socket) -> Iterator[None]:
-    """Run the app on ``sock`` until the block ends."""
+def serve(container: Container, sock: socket.socket, app: FastAPI | None = None) -> Iterator[None]:
+    """Run the app (by default a new one on ``container``) on ``sock`` until the block ends."""
     config = uvicorn.Config(
-        create_app(container), log_level="warning", access_log=False, lifespan="on"
+        app or create_app(container), log_level="warning", access_log=False, lifespan="on"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -152,7 +155,8 @@ def start_live(
 
 
 def _served(container: Container, sock: socket.socket, live: Live) -> Iterator[Live]:
-    with serve(container, sock):
+    live.app = create_app(container)
+    with serve(container, sock, live.app):
         yield live
 
 

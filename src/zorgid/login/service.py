@@ -75,6 +75,7 @@ class NewPortalSession:
 
     token: str
     expires_at: dt.datetime
+    person_id: str
 
 
 LOGINS = table(LoginSession)
@@ -230,7 +231,7 @@ class LoginService:
             source=source,
             details={"device": login.device_id},
         )
-        return NewPortalSession(token=token, expires_at=expires_at)
+        return NewPortalSession(token=token, expires_at=expires_at, person_id=login.person_id)
 
     # -- app --------------------------------------------------------------------------------
 

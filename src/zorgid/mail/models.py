@@ -10,6 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from zorgid.db.base import Base
 
+#: The key in ``Session.info`` that says a transaction queued mail (the composition root then
+#: wakes the outbox worker after the commit).
+MAIL_QUEUED = "zorgid.mail_queued"
+
 
 class OutboxState(enum.StrEnum):
     """Pending until the SMTP server took it; failed after the last retry."""

@@ -30,6 +30,7 @@ from zorgid.identity.models import Organisation, Person, Role
 from zorgid.mail.compose import Attachment, compose
 from zorgid.mail.errors import MailTooLargeError
 from zorgid.mail.inbound import InboundLimits, new_mail_token, parse_inbound, reply_address
+from zorgid.mail.models import MAIL_QUEUED
 from zorgid.orgdoc.document import MAX_DOCUMENT_BYTES, OrganisationDocument, build_tree, serialise
 from zorgid.orgdoc.errors import ChallengeExpiredError, ChallengeUnknownError, ChallengeUsedError
 from zorgid.orgdoc.verify import DocumentVerifier, Expectations
@@ -891,6 +892,7 @@ class RegistrationService:
             message_id_domain=self._settings.mail_domain,
         )
         outbox_id = self._outbox.enqueue(message, topic=_topic(request))
+        self._session.info[MAIL_QUEUED] = True
         self._timeline(
             request,
             "mail_out",

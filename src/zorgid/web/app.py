@@ -12,11 +12,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
 from zorgid import __version__
+from zorgid.bootstrap import MailRuntime
 from zorgid.web import errors
 from zorgid.web.observability import Metrics, RequestObserver
 from zorgid.web.pages import STATIC
 from zorgid.web.ratelimit import RateLimit, peer_address
-from zorgid.web.routes import app_api, ops, portal
+from zorgid.web.routes import app_api, applications, backoffice, ops, portal, registration
 from zorgid.web.security import SecurityHeaders
 
 if TYPE_CHECKING:
@@ -30,21 +31,27 @@ log = logging.getLogger("zorgid.web")
 
 
 async def _purge_periodically(container: Container) -> None:
-    """Delete expired logins, sessions and codes now and then (every node may; it is idempotent)."""
+    """Now and then expire registrations and delete expired logins, sessions and codes.
+
+    Every node may do it: both are idempotent under concurrency.
+    """
     while True:
+        for task in (container.expire_registrations, container.purge_expired):
+            try:
+                await run_in_threadpool(task)
+            except Exception:
+                log.warning("periodic %s failed", task.__name__, exc_info=True)
         await asyncio.sleep(PURGE_SECONDS)
-        try:
-            await run_in_threadpool(container.purge_expired)
-        except Exception:
-            log.warning("purging expired rows failed", exc_info=True)
 
 
 def create_app(container: Container) -> FastAPI:
     """The service's ASGI app."""
+    mail = MailRuntime(container)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await container.events.start()
+        await run_in_threadpool(mail.start)
         purging = asyncio.create_task(_purge_periodically(container), name="zorgid-purge")
         try:
             yield
@@ -52,6 +59,7 @@ def create_app(container: Container) -> FastAPI:
             purging.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purging
+            await run_in_threadpool(mail.stop)
             await container.events.stop()
 
     app = FastAPI(
@@ -63,11 +71,15 @@ def create_app(container: Container) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.container = container
+    app.state.mail = mail
     app.state.metrics = Metrics()
     errors.install(app)
     app.include_router(portal.router)
     app.include_router(app_api.router)
     app.include_router(ops.router)
+    app.include_router(applications.router)
+    app.include_router(registration.router)
+    app.include_router(backoffice.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(
         RateLimit, per_minute=container.settings.rate_limit_per_minute, client=peer_address

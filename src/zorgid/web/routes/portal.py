@@ -220,6 +220,8 @@ def complete(login_id: Id, request: Request, csrf: Field = "") -> Response:
         raise CsrfError
     with container.unit_of_work() as session:
         new = container.login(session).complete(login_id, secret, source=client_ip(request))
+        # An administrator's first login completes their organisation's registration.
+        container.registration(session).first_login(new.person_id, source=client_ip(request))
     response: Response
     if wants_json(request):
         response = JSONResponse({"state": "completed", "next": "/"})
