@@ -11,5 +11,6 @@ pytest_plugins = [
     "tests.support.db",
     "tests.support.server",
     "tests.support.registration",
+    "tests.support.site",
     "tests.support.mail",
 ]

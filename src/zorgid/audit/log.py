@@ -94,6 +94,41 @@ class AuditLog:
         connection.execute(_MOVE_HEAD, {"seq": seq + 1, "hash": digest})
         return seq + 1
 
+    def recent(
+        self, limit: int, *, before: int | None = None, subject: str | None = None
+    ) -> list[AuditEntry]:
+        """Up to ``limit`` events, newest first, from before event ``before``, about ``subject``."""
+        query = select(*EVENTS.c).order_by(EVENTS.c.seq.desc()).limit(max(0, limit))
+        if before is not None:
+            query = query.where(EVENTS.c.seq < before)
+        if subject is not None:
+            query = query.where(EVENTS.c.subject == subject)
+        return [
+            AuditEntry(
+                seq=row.seq,
+                at=row.at,
+                action=row.action,
+                actor=row.actor,
+                subject=row.subject,
+                source=row.source,
+                details=dict(row.details or {}),
+            )
+            for row in self._session.connection().execute(query)
+        ]
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event as read back, for display."""
+
+    seq: int
+    at: dt.datetime
+    action: str
+    actor: str
+    subject: str
+    source: str
+    details: dict[str, object]
+
 
 @dataclass(frozen=True)
 class ChainReport:

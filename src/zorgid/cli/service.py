@@ -16,7 +16,9 @@ from zorgid.errors import ZorgidError
 from zorgid.settings import Settings, from_environment
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
+
+    from fastapi import APIRouter, FastAPI
 
 
 class DatabaseError(ZorgidError):
@@ -144,18 +146,27 @@ def serve(  # noqa: PLR0913, PLR0917 - the command's options
     run_server(container, out)
 
 
-def run_server(container: Container, out: Out) -> None:
-    """Serve the web app until interrupted."""
+def make_app(container: Container, routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """The web app around ``container``, with ``routers`` added (the demo adds its mailbox)."""
+    from zorgid.web.app import create_app  # noqa: PLC0415 - only the server needs the web app
+
+    app = create_app(container)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def run_server(container: Container, out: Out, *, routers: Sequence[APIRouter] = ()) -> None:
+    """Serve the web app until interrupted (with ``routers`` added to it)."""
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
-    from zorgid.web.app import create_app  # noqa: PLC0415
     from zorgid.web.observability import configure_logging  # noqa: PLC0415
 
     settings = container.settings
     configure_logging(json_logs=settings.environment == "production", level=settings.log_level)
     out.say(N_("ZORG-ID is running at {url} (stop with Ctrl+C)."), url=settings.public_url)
     uvicorn.run(
-        create_app(container),
+        make_app(container, routers),
         host=settings.host,
         port=settings.port,
         log_level="warning",

@@ -158,7 +158,6 @@ def upgrade() -> None:
         )
 
 
-
 def downgrade() -> None:
     """Revert this revision."""
     with op.batch_alter_table("registration_events", schema=None) as batch_op:

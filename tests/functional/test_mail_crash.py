@@ -1,0 +1,130 @@
+"""The transactional outbox survives a crash: a ``zorgid serve`` process commits a registration
+(state change and request mail together) and is killed (SIGKILL) before any SMTP delivery; after
+a restart — two nodes at once, both delivering — the mail reaches the mailbox exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tests.support.registration import FORM, add_application, demo_certificates, trust_settings
+from tests.support.server import Browser
+from tests.support.site import submit_form
+from zorgid.bootstrap import build
+from zorgid.mail.catcher import MailCatcher
+from zorgid.mail.models import OutboxMessage, OutboxState
+from zorgid.registration.models import RegistrationRequest
+from zorgid.registration.states import RegistrationState
+from zorgid.settings import Settings
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from zorgid.bootstrap import Container
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_node(env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    """``zorgid serve`` on ``port``, returned once it is ready."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zorgid", "serve", "--port", str(port)],
+        env={**os.environ, **env, "ZORGID_PUBLIC_URL": f"http://127.0.0.1:{port}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"zorgid serve did not start: {process.communicate()[0]}")
+        time.sleep(0.1)
+
+
+def outbox(container: Container) -> list[tuple[OutboxState, int]]:
+    with container.reading() as session:
+        return [(row.state, row.attempts) for row in session.scalars(select(OutboxMessage)).all()]
+
+
+def test_mail_queued_before_a_crash_is_delivered_once_after_the_restart(
+    tmp_path: Path, database_url: str
+) -> None:
+    pki, _, _ = demo_certificates(dt.datetime.now(dt.UTC))
+    trust = trust_settings(pki, tmp_path)
+    container = build(
+        Settings(
+            data_dir=tmp_path,
+            database_url=database_url,
+            trust_anchors=trust["trust_anchors"],
+            crl_files=trust["crl_files"],
+        ),
+        create_keys=True,
+    )
+    add_application(container)
+    mailbox = MailCatcher("127.0.0.1", 0)
+    env = {
+        "ZORGID_DATABASE_URL": database_url,
+        "ZORGID_DATA_DIR": str(tmp_path),
+        "ZORGID_LOG_LEVEL": "warning",
+        "ZORGID_TRUST_ANCHORS": trust["trust_anchors"],
+        "ZORGID_CRL_FILES": trust["crl_files"],
+    }
+    # The first node commits the request with its mail, but dies before delivering it.
+    port = free_port()
+    crashing = start_node({**env, "ZORGID_MAIL_WORKER": "false"}, port)
+    try:
+        number = submit_form(Browser(f"http://127.0.0.1:{port}"))
+    finally:
+        crashing.send_signal(signal.SIGKILL)
+        crashing.communicate(timeout=20)
+    with container.reading() as session:
+        state = session.scalars(
+            select(RegistrationRequest.state).where(RegistrationRequest.number == number)
+        ).one()
+    assert state is RegistrationState.AWAITING_DOCUMENT
+    assert outbox(container) == [(OutboxState.PENDING, 0)]
+
+    # Two nodes come back; both run an outbox worker against the mailbox.
+    mailbox.start()
+    nodes: list[subprocess.Popen[str]] = []
+    try:
+        nodes.extend(
+            start_node({**env, "ZORGID_SMTP_PORT": str(mailbox.port)}, free_port())
+            for _ in range(2)
+        )
+        delivered = mailbox.wait_for(lambda m: number in m.subject, timeout=30)
+        deadline = time.monotonic() + 30
+        while outbox(container) != [(OutboxState.SENT, 1)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2)  # more than one worker poll: a second delivery would have happened by now
+    finally:
+        for node in nodes:
+            node.terminate()
+            node.communicate(timeout=20)
+        mailbox.stop()
+        container.engine.dispose()
+
+    assert FORM.technical_email in delivered.recipients
+    assert [m.subject for m in mailbox.messages()] == [delivered.subject]
+    assert outbox(container) == [(OutboxState.SENT, 1)]
