@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.clock import ManualClock
 from tests.support.server import Browser, start_live
-from zorgid.web.ratelimit import RateLimit
+from zorgid.web.ratelimit import RateLimit, counted
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -40,6 +40,27 @@ def test_the_sixth_new_login_in_a_minute_waits_with_a_clear_answer(limited: Live
     assert api.status_code == 429
     assert api.json()["error"]["code"] == "rate_limited"
     assert browser.get("/healthz").status_code == 200  # reads are not counted
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "limited_"),
+    [
+        ("POST", "/aanvraag", True),
+        ("POST", "/gegevens/abc/bevestigen", True),
+        ("POST", "/beheer/aanvragen/x/goedkeuren", True),
+        ("GET", "/aanvraag/abc", True),
+        ("GET", "/gegevens/abc", True),
+        ("GET", "/aanvraag", False),
+        ("GET", "/toepassingen", False),
+        ("GET", "/beheer", False),
+    ],
+)
+def test_forms_and_pages_behind_mailed_tokens_are_counted(
+    method: str,
+    path: str,
+    limited_: bool,  # noqa: FBT001 - a parameter of the table
+) -> None:
+    assert counted(method, path) is limited_
 
 
 def test_the_bucket_refills_with_time_and_is_per_address() -> None:

@@ -93,4 +93,9 @@ def test_flow_1b_from_the_form_to_the_administrators_first_login(site: Site) -> 
     portal = logged_in(site, home).get("/")
     assert "Petra Anna de Vries" in portal.text
     assert FORM.organisation_name in portal.text
+    roles = portal.text.split('id="roles"', 1)[1].split("</ul>", 1)[0]
+    assert f"Portaal administrator — {FORM.organisation_name} (URA {URA})" in roles
+    registrations = portal.text.split('id="registrations"', 1)[1].split("</ul>", 1)[0]
+    assert number in registrations
+    assert "Voltooid" in registrations
     assert site.state(number) is RegistrationState.COMPLETED

@@ -529,15 +529,15 @@ REGISTRATION_STEPS = (
         "   The tool says with whose certificate it signed and where it saved the signed file."
     ),
     N_(
-        "Back in the request e-mail, copy the address that starts with {url}/aanvraag/ into "
-        "your browser. On that page choose the file {signed} and press Upload. The service "
+        "Back in the request e-mail, click the link that starts with {url}/aanvraag/. On "
+        "that page choose the file {signed} and press Upload. The service "
         "checks the signature and says the document is accepted. (Replying to the e-mail with "
         "the signed file attached works too: the service receives mail by SMTP on {inbound}.)"
     ),
     N_(
         "You are now the portal administrator, {admin_name}. In the mailbox, open the e-mail "
-        "to {admin_email} about your details and copy the address that starts with "
-        "{url}/gegevens/ into your browser. Confirm that the e-mail address is yours, then give "
+        "to {admin_email} about your details and click the link that starts with "
+        "{url}/gegevens/. Confirm that the e-mail address is yours, then give "
         "your full name, date of birth (such as 1980-05-17) and phone number."
     ),
     N_(

@@ -625,6 +625,15 @@ class RegistrationService:
             query = query.where(RegistrationRequest.state.in_(list(states)))
         return [_summary(r) for r in self._session.scalars(query)]
 
+    def of_administrator(self, person_id: str) -> list[RequestSummary]:
+        """The approved or completed requests whose portal administrator is this person."""
+        query = (
+            select(RegistrationRequest)
+            .where(RegistrationRequest.admin_person_id == person_id)
+            .order_by(RegistrationRequest.created_at)
+        )
+        return [_summary(r) for r in self._session.scalars(query)]
+
     def detail(self, request_id: str) -> RequestDetail:
         """Everything about one request, with its timeline and e-mails."""
         request = self._by_id(request_id, lock=False)

@@ -59,6 +59,7 @@ def catcher_router(catcher: MailCatcher) -> APIRouter:
             "catcher_message.html",
             {
                 "mail": mail,
+                "segments": _linked(mail.text, request.app.state.container.settings.public_url),
                 "headers": [(label, value) for label, value in headers if value is not None],
                 "base": f"{PREFIX}/{mail.id}",
             },
@@ -94,6 +95,24 @@ def catcher_router(catcher: MailCatcher) -> APIRouter:
         )
 
     return router
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def _linked(text: str, own_url: str) -> list[tuple[str, str | None]]:
+    """The text in pieces, with the service's own addresses as links (others stay text)."""
+    pieces: list[tuple[str, str | None]] = []
+    position = 0
+    for found in _URL.finditer(text):
+        url = found.group(0).rstrip(".,;:)")
+        if not url.startswith(own_url + "/"):
+            continue
+        pieces.append((text[position : found.start()], None))
+        pieces.append((url, url))
+        position = found.start() + len(url)
+    pieces.append((text[position:], None))
+    return pieces
 
 
 def _disposition(filename: str, *, inline: bool) -> str:

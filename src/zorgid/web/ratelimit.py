@@ -32,11 +32,17 @@ class RateLimitedError(ZorgidError):
     message = N_("Too many requests from your network. Wait {retry_after} seconds and try again.")
 
 
+#: Every POST here creates something or tries a secret (forms included, security.md).
+COUNTED_POSTS = ("/api/app/v1/", "/login/", "/aanvraag", "/gegevens/", "/beheer")
+#: Pages whose address carries an e-mailed token: opening one tries a secret.
+TOKEN_PAGES = ("/aanvraag/", "/gegevens/")
+
+
 def counted(method: str, path: str) -> bool:
     """Whether a request creates something or tries a secret."""
     if method == "POST":
-        return path.startswith(("/api/app/v1/", "/login/"))
-    return method == "GET" and path == "/"
+        return path.startswith(COUNTED_POSTS)
+    return method == "GET" and (path == "/" or path.startswith(TOKEN_PAGES))
 
 
 class RateLimit:

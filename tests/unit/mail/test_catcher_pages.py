@@ -65,12 +65,14 @@ def client(tmp_path: Path, mail_catcher: MailCatcher) -> Iterator[Client]:
         container.engine.dispose()
 
 
-def _send(catcher: MailCatcher, subject: str) -> CaughtMessage:
+def _send(
+    catcher: MailCatcher, subject: str, text: str = "Beste Jan,\n<script>alert(1)</script>"
+) -> CaughtMessage:
     message = compose(
         sender="ZORG-ID <noreply@zorgid.test>",
         recipient="jan@praktijk.test",
         subject=subject,
-        text="Beste Jan,\n<script>alert(1)</script>",
+        text=text,
         reply_to="aanvraag+abc@zorgid.test",
         attachments=[
             Attachment("logo.png", "image/png", PNG),
@@ -119,6 +121,24 @@ def test_a_message_page_shows_headers_text_and_attachments(
     assert f'href="/demo/post/{mail.id}/bijlage/2"' in page.text
     assert page.text.count("<img") == 1
     assert "<script" not in page.text
+
+
+def test_the_services_own_links_are_clickable_and_others_are_not(
+    client: Client, mail_catcher: MailCatcher
+) -> None:
+    mail = _send(
+        mail_catcher,
+        "Links",
+        'Upload: https://zorgid.test/aanvraag/abc.\nElders: https://evil.test/x"><b>',
+    )
+
+    page = client.get(f"/demo/post/{mail.id}")
+
+    assert '<a href="https://zorgid.test/aanvraag/abc">https://zorgid.test/aanvraag/abc</a>.' in (
+        page.text
+    )
+    assert 'href="https://evil.test' not in page.text
+    assert "&lt;b&gt;" in page.text
 
 
 def test_attachments_download_with_their_type_and_images_show_inline(

@@ -1,6 +1,7 @@
 """The operator's back office under ``/beheer``: registration requests, applications, audit trail.
 
-Every route takes :data:`~zorgid.web.auth.OperatorDep`, so nobody without the operator role gets
+Every route depends on :data:`~zorgid.web.auth.OperatorDep` (a POST through :data:`PostedDep`,
+which checks the operator before it reads the body), so nobody without the operator role gets
 past the first line (tests/functional/test_authorisation.py checks every route). Forms carry the
 session's CSRF token; a change answers with a redirect to a page that says what was done
 (``?gedaan=...``, one of a fixed set: nothing from the address is echoed).

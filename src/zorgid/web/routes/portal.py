@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 
 from zorgid.core.i18n import N_
 from zorgid.errors import ZorgidError
+from zorgid.identity.models import Role
 from zorgid.login.errors import SessionInvalidError
 from zorgid.web.client import client_ip, user_agent
 from zorgid.web.errors import CsrfError, error_response, wants_json
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
     from zorgid.bootstrap import Container
     from zorgid.identity.service import Profile
+    from zorgid.registration.service import RequestSummary
 
 router = APIRouter()
 
@@ -60,7 +62,10 @@ def home(request: Request) -> Response:
         try:
             with container.reading() as session:
                 person = container.login(session).portal_person(token)
-                return render(request, "home.html", _home_context(container, person, token))
+                registrations = container.registration(session).of_administrator(person.person_id)
+                return render(
+                    request, "home.html", _home_context(container, person, token, registrations)
+                )
         except SessionInvalidError:
             pass
     with container.unit_of_work() as session:
@@ -91,9 +96,13 @@ def home(request: Request) -> Response:
     return response
 
 
-def _home_context(container: Container, person: Profile, token: str) -> dict[str, object]:
+def _home_context(
+    container: Container, person: Profile, token: str, registrations: list[RequestSummary]
+) -> dict[str, object]:
     return {
         "person": person,
+        "registrations": registrations,
+        "operator": any(m.role is Role.OPERATOR for m in person.memberships),
         "memberships": [
             {"role": ROLE_NAMES[m.role.value], "organisation": m.organisation, "ura": m.ura}
             for m in person.memberships
