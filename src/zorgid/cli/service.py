@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,7 +144,38 @@ def serve(  # noqa: PLR0913, PLR0917 - the command's options
             data_dir, database_url, host=host, port=port, public_url=public_url
         )
         container = open_container(settings)
+        check_before_serving(container)
     run_server(container, out)
+
+
+class AddressInUseError(ZorgidError):
+    """A port the service must listen on is taken."""
+
+    code = "address_in_use"
+    message = N_(
+        "Cannot listen on {address}: {reason}. Stop the other program that uses it, or choose "
+        "another port ({setting})."
+    )
+    exit_code = 2
+
+
+def check_before_serving(container: Container) -> None:
+    """Refuse to start, with a clear message, what would fail during start-up."""
+    settings = container.settings
+    listeners = [(settings.host, settings.port, "--port / ZORGID_PORT")]
+    if settings.inbound and settings.inbound_port:
+        listeners.append((settings.inbound_host, settings.inbound_port, "ZORGID_INBOUND_PORT"))
+    for host, port, setting in listeners:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as error:
+                raise AddressInUseError(
+                    str(error), address=f"{host}:{port}", reason=error.strerror, setting=setting
+                ) from None
+    if settings.trust_anchors:
+        container.validator()  # unreadable trust files stop the start, not the first upload
 
 
 def make_app(container: Container, routers: Sequence[APIRouter] = ()) -> FastAPI:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import TYPE_CHECKING
 
 import zxingcpp
@@ -113,3 +114,29 @@ def test_revoke_switches_off_the_apps_of_a_person(tmp_path: Path) -> None:
     code, output = run(tmp_path, "operator", "revoke", "--email", "x@zorgid.test", "--lang", "en")
     assert code == 1
     assert "[person_unknown]" in output
+
+
+def test_serve_refuses_a_taken_port_or_unreadable_trust_files_before_starting(
+    tmp_path: Path,
+) -> None:
+    assert run(tmp_path, "init", "--lang", "en")[0] == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        code, output = run(
+            tmp_path, "serve", "--lang", "en", ZORGID_INBOUND="true", ZORGID_INBOUND_PORT=port
+        )
+        assert code == 2
+        assert "[address_in_use]" in output
+        assert f"127.0.0.1:{port}" in output
+        assert "ZORGID_INBOUND_PORT" in output
+        code, output = run(tmp_path, "serve", "--lang", "en", "--port", port)
+        assert code == 2
+        assert "[address_in_use]" in output
+    code, output = run(
+        tmp_path, "serve", "--lang", "en", ZORGID_TRUST_ANCHORS=str(tmp_path / "missing.pem")
+    )
+    assert code == 2
+    assert "[trust_not_configured]" in output
+    assert "Traceback" not in output
