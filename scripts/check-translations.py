@@ -1,4 +1,4 @@
-"""Fail when a message a person reads has no Dutch translation, or the compiled catalogue is stale.
+"""Fail when a text a person reads (code or page) lacks Dutch, or the compiled catalogue is stale.
 
 Run by `make i18n-check` (and CI). `make i18n` extracts, merges and compiles after a change.
 """
@@ -28,7 +28,9 @@ def main() -> int:
     wanted = {
         message
         for _file, _line, message, _comments, _context in extract_from_dir(
-            SOURCE, method_map=[("**.py", "python")], keywords=KEYWORDS
+            SOURCE,
+            method_map=[("**.py", "python"), ("**/templates/**.html", "jinja2")],
+            keywords=KEYWORDS,
         )
         if isinstance(message, str)
     }

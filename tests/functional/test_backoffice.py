@@ -139,7 +139,8 @@ def test_a_request_page_shows_fields_verification_timeline_and_mails(office: Off
     assert "Petra Anna de Vries" in html  # the details the administrator gave
     assert "1980-05-17" in html
     verification = html.split('id="verification"', 1)[1].split("</div>", 1)[0]
-    assert "serial" in verification
+    assert "Serial number" in verification
+    assert "Signer certificate" in verification
     assert "90000123" in verification
     timeline = html.split('id="timeline"', 1)[1].split("</table>", 1)[0]
     for kind in ("submitted", "mail_out", "document_accepted", "email_confirmed", "details_given"):
