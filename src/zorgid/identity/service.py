@@ -248,6 +248,29 @@ class IdentityService:
             qr_text=f"{self._settings.public_url}/app/activeer/{code.id}#{nonce}",
         )
 
+    def withdraw_activations(self, person: Person, *, actor: str, source: str) -> int:
+        """End every unused activation code of ``person`` (a newer one replaces them); how many."""
+        now = self._clock.now()
+        codes = self._session.scalars(
+            select(ActivationCode)
+            .where(
+                ActivationCode.person_id == person.id,
+                ActivationCode.used_at.is_(None),
+                ActivationCode.expires_at > now,
+            )
+            .with_for_update()
+        ).all()
+        for code in codes:
+            code.expires_at = now
+            self._audit.record(
+                "activation.withdrawn",
+                actor=actor,
+                subject=f"person:{person.id}",
+                source=source,
+                details={"activation": code.id},
+            )
+        return len(codes)
+
     def redeem_activation(  # noqa: PLR0913 - the fields of the protocol message
         self,
         activation_id: str,

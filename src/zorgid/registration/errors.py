@@ -8,6 +8,8 @@
         ├── RequestUnknownError         (no request behind a token or id)
         ├── TransitionNotAllowedError   (the request's state does not allow this)
         ├── OrganisationExistsError     (the URA is already registered)
+        ├── AdministratorIsOperatorError (the administrator's address is an operator's)
+        ├── DocumentValuesError         (a valid signature over values the service cannot use)
         ├── TrustNotConfiguredError     (no trust anchors: documents cannot be checked)
         └── MailIntakeError             (a reply mail the service cannot use)
             ├── NoAttachmentError
@@ -67,6 +69,30 @@ class OrganisationExistsError(RegistrationError):
     message = N_(
         "An organisation with URA {ura} is already registered. Reject this request with a "
         "reason, or contact the organisation."
+    )
+
+
+class AdministratorIsOperatorError(RegistrationError):
+    """Approving would mail an activation code for an operator's account to the organisation."""
+
+    code = "administrator_is_operator"
+    message = N_(
+        "The portal administrator's e-mail address {email} belongs to an operator of ZORG-ID. "
+        "An operator cannot be approved as an organisation's administrator this way: reject "
+        "this request with a reason and ask the organisation to name someone else."
+    )
+
+
+class DocumentValuesError(RegistrationError):
+    """The signed document is genuine, but some of its values are not acceptable."""
+
+    code = "document_values_invalid"
+    message = N_(
+        "The signature is valid, but these fields of the document cannot be used: {fields}. "
+        "Give one plain e-mail address per person (such as naam@praktijk.nl), names without "
+        "< or >, and applications from the list of accepted applications. Correct the fields "
+        "with the validation tool (zorgid validatietool fill), sign the document again and "
+        "send the new file."
     )
 
 

@@ -257,6 +257,36 @@ def approved_letter(  # noqa: PLR0913 - the facts an activation e-mail states
     )
 
 
+def existing_administrator_letter(
+    *, number: str, admin: str, organisation: str, portal: str
+) -> Letter:
+    """To an administrator who already has an active app: log in with it."""
+    return Letter(
+        subject=_m(N_("[{number}] ZORG-ID approved: you are portal administrator"), number=number),
+        paragraphs=(
+            _m(N_("Dear {admin},"), admin=admin),
+            _m(
+                N_(
+                    "The registration of {organisation} has been approved. You are its portal "
+                    "administrator. You already use the ZORG-ID app, so there is nothing to "
+                    "activate: open the portal ({portal}) and log in by scanning the QR code "
+                    "shown there with your app."
+                ),
+                organisation=organisation,
+                portal=portal,
+            ),
+            _m(
+                N_(
+                    "Did you not expect this? Then contact the ZORG-ID operator: someone named "
+                    "you as administrator of {organisation}."
+                ),
+                organisation=organisation,
+            ),
+            SIGNATURE,
+        ),
+    )
+
+
 def status_letter(*, number: str, what: Message) -> Letter:
     """To the technical administrator: the request was approved, rejected, withdrawn or expired."""
     return Letter(

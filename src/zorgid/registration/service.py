@@ -19,14 +19,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import segno
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from zorgid.applications.models import AcceptedApplication
 from zorgid.core.i18n import N_, Message
 from zorgid.core.tokens import hash_token, new_digits, new_id, new_token
 from zorgid.errors import ZorgidError
 from zorgid.identity.errors import PersonUnknownError
-from zorgid.identity.models import Organisation, Person, Role
+from zorgid.identity.models import Device, DeviceStatus, Membership, Organisation, Person, Role
 from zorgid.mail.compose import Attachment, compose
 from zorgid.mail.errors import MailTooLargeError
 from zorgid.mail.inbound import InboundLimits, new_mail_token, parse_inbound, reply_address
@@ -36,6 +37,8 @@ from zorgid.orgdoc.errors import ChallengeExpiredError, ChallengeUnknownError, C
 from zorgid.orgdoc.verify import DocumentVerifier, Expectations
 from zorgid.registration import mails
 from zorgid.registration.errors import (
+    AdministratorIsOperatorError,
+    DocumentValuesError,
     FormInvalidError,
     NoAttachmentError,
     OrganisationExistsError,
@@ -47,6 +50,7 @@ from zorgid.registration.models import RegistrationEvent as TimelineRow
 from zorgid.registration.models import RegistrationRequest
 from zorgid.registration.states import (
     INITIAL,
+    RESENDABLE,
     WAITING,
     RegistrationEvent,
     RegistrationState,
@@ -78,7 +82,19 @@ MAX_NAME = 200
 MAX_APPLICATIONS = 50
 MAX_REASON = 1000
 NUMBER_TRIES = 5
+#: Refusals answered by mail per request per day; more are only written on the timeline.
+MAX_REFUSAL_ANSWERS_PER_DAY = 10
 SYSTEM = "system"
+#: Where the document holds each field of the application form.
+_SIGNED_FIELDS = {
+    "ura": "Organisatie/URA",
+    "organisation_name": "Organisatie/Naam",
+    "technical_name": "TechnischBeheerder/Naam",
+    "technical_email": "TechnischBeheerder/Email",
+    "admin_name": "PortaalAdministrator/Naam",
+    "admin_email": "PortaalAdministrator/Email",
+    "applications": "Applicaties/Applicatie",
+}
 #: The oldest and youngest birth date the details form accepts (years before today).
 OLDEST, YOUNGEST = 120, 16
 
@@ -451,13 +467,31 @@ class RegistrationService:
             error = report.error or ChallengeUnknownError(request=request.number)
             return self._refuse(request, error, via=via, notify=via == "mail")
         document = report.document
+        signed = ApplicationForm(
+            ura=document.ura,
+            organisation_name=document.naam,
+            technical_name=document.get("TechnischBeheerder/Naam"),
+            technical_email=document.get("TechnischBeheerder/Email"),
+            admin_name=document.get("PortaalAdministrator/Naam"),
+            admin_email=document.get("PortaalAdministrator/Email"),
+            applications=tuple(document.applicaties),
+        )
+        try:
+            # The signed values replace the form's, so they meet the form's rules: one plain
+            # address per person (mail goes there), names without markup, listed applications.
+            clean = self._checked_form(signed)
+        except FormInvalidError as invalid:
+            request.challenge_used_at = None  # not accepted: a corrected document may use it
+            fields = sorted({_SIGNED_FIELDS[k] for k in invalid.problems if k in _SIGNED_FIELDS})
+            error = DocumentValuesError(str(invalid), fields=", ".join(fields))
+            return self._refuse(request, error, via=via, notify=via == "mail")
         now = self._clock.now()
-        request.organisation_name = document.naam
-        request.technical_name = document.get("TechnischBeheerder/Naam")
-        request.technical_email = document.get("TechnischBeheerder/Email").lower()
-        request.admin_name = document.get("PortaalAdministrator/Naam")
-        request.admin_email = document.get("PortaalAdministrator/Email").lower()
-        request.applications = list(document.applicaties)
+        request.organisation_name = clean.organisation_name
+        request.technical_name = clean.technical_name
+        request.technical_email = clean.technical_email
+        request.admin_name = clean.admin_name
+        request.admin_email = clean.admin_email
+        request.applications = list(clean.applications)
         request.signed_document = data
         request.verification = _report(document, report.certificate, via=via, at=now)
         self._move(
@@ -489,11 +523,30 @@ class RegistrationService:
     def _refuse(
         self, request: RegistrationRequest, error: ZorgidError, *, via: str, notify: bool
     ) -> IntakeResult:
+        if notify:
+            # Whoever knows a reply address could otherwise fill the technical administrator's
+            # mailbox with refusals: beyond a few a day they are only on the timeline.
+            since = self._clock.now() - dt.timedelta(days=1)
+            answered = self._session.scalar(
+                select(func.count())
+                .select_from(TimelineRow)
+                .where(
+                    TimelineRow.request_id == request.id,
+                    TimelineRow.kind == "document_refused",
+                    TimelineRow.at >= since,
+                )
+            )
+            notify = (answered or 0) < MAX_REFUSAL_ANSWERS_PER_DAY
         self._timeline(
             request,
             "document_refused",
             actor=via,
-            details={"via": via, "code": error.code, "message": error.public_message("en")},
+            details={
+                "via": via,
+                "code": error.code,
+                "message": error.public_message("en"),
+                "answered": notify,
+            },
         )
         if notify:
             self._mail(
@@ -645,7 +698,7 @@ class RegistrationService:
             for name, event in (("approve", E.APPROVE), ("reject", E.REJECT))
             if next_state(request.state, event)
         }
-        if request.state in WAITING:
+        if request.state in RESENDABLE:
             actions.add("resend")
         return RequestDetail(
             summary=_summary(request),
@@ -676,23 +729,22 @@ class RegistrationService:
         organisation = Organisation(
             id=new_id(), ura=request.ura, name=request.organisation_name, created_at=now
         )
-        self._session.add(organisation)
         try:
-            person = self._identity.person_by_email(request.admin_email)
-        except PersonUnknownError:
-            person = self._identity.add_person(
-                name=request.admin_full_name or request.admin_name,
-                email=request.admin_email,
-                actor=actor,
-                source=source,
-            )
+            # A savepoint: another request for this URA approved at the same moment makes the
+            # unique index refuse this one, which is the same answer as the check above.
+            with self._session.begin_nested():
+                self._session.add(organisation)
+                self._session.flush()
+        except IntegrityError:
+            raise OrganisationExistsError(ura=request.ura) from None
+        person = self._administrator(request, actor=actor, source=source)
         self._identity.grant(
             person, Role.ADMINISTRATOR, organisation=organisation, actor=actor, source=source
         )
         request.organisation_id = organisation.id
         request.admin_person_id = person.id
         self._move(request, E.APPROVE, actor=actor, details={"source": source})
-        self._send_activation(request, actor=actor, source=source)
+        self._welcome_administrator(request, actor=actor, source=source)
         self._notify_organisation(request, mails.APPROVED_NOTICE)
         self._audit.record(
             "registration.approved",
@@ -703,8 +755,68 @@ class RegistrationService:
         )
         return self.detail(request.id)
 
-    def _send_activation(self, request: RegistrationRequest, *, actor: str, source: str) -> None:
+    def _administrator(self, request: RegistrationRequest, *, actor: str, source: str) -> Person:
+        """The person the administrator is: known by the confirmed address, or new."""
+        try:
+            person = self._identity.person_by_email(request.admin_email)
+        except PersonUnknownError:
+            try:
+                # A savepoint: another approval making a person with this address at the same
+                # moment makes the unique index refuse this one; that person is then ours.
+                with self._session.begin_nested():
+                    return self._identity.add_person(
+                        name=request.admin_full_name or request.admin_name,
+                        email=request.admin_email,
+                        actor=actor,
+                        source=source,
+                    )
+            except IntegrityError:
+                person = self._identity.person_by_email(request.admin_email)
+        if self._session.scalar(
+            select(Membership.id).where(
+                Membership.person_id == person.id, Membership.role == Role.OPERATOR
+            )
+        ):
+            # Mailing an operator a new activation code would give whoever reads that
+            # mailbox a device with the operator's powers.
+            raise AdministratorIsOperatorError(email=request.admin_email)
+        return person
+
+    def _welcome_administrator(
+        self, request: RegistrationRequest, *, actor: str, source: str, replaces: bool = False
+    ) -> None:
+        """A new administrator gets an activation QR; one whose app is active, a notice.
+
+        A person who already has an active app (an administrator or healthcare worker
+        elsewhere) logs in with it: a new code would only give whoever reads the mailbox a
+        second device on an identity that was established before.
+        """
+        active = self._session.scalar(
+            select(Device.id).where(
+                Device.person_id == request.admin_person_id,
+                Device.status == DeviceStatus.ACTIVE,
+            )
+        )
+        if active is None:
+            self._send_activation(request, actor=actor, source=source, replaces=replaces)
+            return
+        self._mail(
+            request,
+            request.admin_email,
+            mails.existing_administrator_letter(
+                number=request.number,
+                admin=request.admin_name,
+                organisation=request.organisation_name,
+                portal=f"{self._settings.public_url}/",
+            ),
+        )
+
+    def _send_activation(
+        self, request: RegistrationRequest, *, actor: str, source: str, replaces: bool = False
+    ) -> None:
         person = self._session.get_one(Person, request.admin_person_id)
+        if replaces:
+            self._identity.withdraw_activations(person, actor=actor, source=source)
         issued = self._identity.issue_activation(
             person,
             actor=actor,
@@ -749,7 +861,7 @@ class RegistrationService:
     def resend(self, request_id: str, *, actor: str, source: str) -> RequestDetail:
         """Send the mail the request waits on again, with new links (old ones stop working)."""
         request = self._by_id(request_id, lock=True)
-        if request.state not in WAITING:
+        if request.state not in RESENDABLE:
             raise TransitionNotAllowedError(
                 f"resend in {request.state}", state=Message(request.state.label)
             )
@@ -759,8 +871,9 @@ class RegistrationService:
         elif request.state is S.AWAITING_DETAILS:
             self._send_details_mail(request)
         else:
+            # The new code replaces the old one (its mail may have gone astray).
             request.deadline_at = None
-            self._send_activation(request, actor=actor, source=source)
+            self._welcome_administrator(request, actor=actor, source=source, replaces=True)
         request.updated_at = self._clock.now()
         self._timeline(request, "resent", actor=actor, details={"source": source})
         self._audit.record(
@@ -835,10 +948,6 @@ class RegistrationService:
         request.state = target
         request.updated_at = now
         request.deadline_at = self._deadline(now) if target in WAITING else None
-        if target is S.APPROVED:
-            request.deadline_at = now + dt.timedelta(
-                hours=self._settings.registration_activation_hours
-            )
         if target.final:
             # Links and addresses of a finished request open nothing any more.
             request.details_token_hash = None
@@ -857,6 +966,9 @@ class RegistrationService:
 
     def _deadline(self, now: dt.datetime) -> dt.datetime:
         return now + dt.timedelta(days=self._settings.registration_reply_days)
+
+    def _activation_deadline(self, now: dt.datetime) -> dt.datetime:
+        return now + dt.timedelta(hours=self._settings.registration_activation_hours)
 
     def _timeline(  # noqa: PLR0913 - one line's fields
         self,

@@ -8,7 +8,10 @@ request can never reach a state by a path this table does not list (docs/protoco
                approved ──first_login──> completed
     awaiting_document | awaiting_details | awaiting_review ──reject──> rejected
     awaiting_document | awaiting_details | awaiting_review ──withdraw──> withdrawn
-    awaiting_document | awaiting_details | approved ──expire──> expired
+    awaiting_document | awaiting_details ──expire──> expired
+
+An approved request does not expire: the organisation and its administrator exist by then; the
+activation code has its own lifetime and the operator can send a new one.
 """
 
 from __future__ import annotations
@@ -75,16 +78,17 @@ TRANSITIONS: Mapping[tuple[RegistrationState, RegistrationEvent], RegistrationSt
             (S.APPROVED, E.FIRST_LOGIN): S.COMPLETED,
             **{(state, E.REJECT): S.REJECTED for state in _OPEN},
             **{(state, E.WITHDRAW): S.WITHDRAWN for state in _OPEN},
-            # The organisation did not answer in time, or the administrator never activated.
+            # The organisation did not answer in time.
             (S.AWAITING_DOCUMENT, E.EXPIRE): S.EXPIRED,
             (S.AWAITING_DETAILS, E.EXPIRE): S.EXPIRED,
-            (S.APPROVED, E.EXPIRE): S.EXPIRED,
         }
     )
 )
 
-#: The states that wait on the organisation, and so have a deadline.
-WAITING = frozenset({S.AWAITING_DOCUMENT, S.AWAITING_DETAILS, S.APPROVED})
+#: The states that wait on the organisation's answer, and so have a deadline.
+WAITING = frozenset({S.AWAITING_DOCUMENT, S.AWAITING_DETAILS})
+#: The states whose e-mail the operator can send again (with new links or a new code).
+RESENDABLE = WAITING | {S.APPROVED}
 
 STATE_LABELS: Mapping[RegistrationState, str] = MappingProxyType(
     {

@@ -51,6 +51,7 @@ STATUS = {
     "application_withdrawn": 409,
     "registration_state": 409,
     "organisation_exists": 409,
+    "administrator_is_operator": 409,
     "activation_expired": 410,
     "login_expired": 410,
     "too_large": 413,
