@@ -284,13 +284,7 @@ class RegistrationService:
             request, "submitted", actor=SYSTEM, to_state=INITIAL, details={"source": source}
         )
         self._send_request_mail(request)
-        self._audit.record(
-            "registration.submitted",
-            actor="anonymous",
-            subject=f"registration:{request.id}",
-            source=source,
-            details={"number": request.number, "ura": request.ura},
-        )
+        self._record(request, "submitted", actor="anonymous", source=source, ura=request.ura)
         return Submitted(request.id, request.number, request.technical_email)
 
     def _new_number(self, now: dt.datetime) -> str:
@@ -511,12 +505,8 @@ class RegistrationService:
             ),
         )
         self._send_details_mail(request)
-        self._audit.record(
-            "registration.document_accepted",
-            actor=via,
-            subject=f"registration:{request.id}",
-            source=source,
-            details={"number": request.number, "serial": report.certificate.serial},
+        self._record(
+            request, "document_accepted", actor=via, source=source, serial=report.certificate.serial
         )
         return IntakeResult(accepted=True, error=None, request=self._public(request))
 
@@ -554,13 +544,7 @@ class RegistrationService:
                 request.technical_email,
                 mails.document_refused_letter(number=request.number, reason=mails.ErrorText(error)),
             )
-        self._audit.record(
-            "registration.document_refused",
-            actor=via,
-            subject=f"registration:{request.id}",
-            source=via,
-            details={"number": request.number, "code": error.code},
-        )
+        self._record(request, "document_refused", actor=via, source=via, code=error.code)
         return IntakeResult(accepted=False, error=error, request=self._public(request))
 
     def withdraw(self, token: str, *, source: str) -> PublicRequest:
@@ -568,12 +552,7 @@ class RegistrationService:
         request = self._by_token(token, lock=True)
         self._move(request, E.WITHDRAW, actor="organisation", details={"source": source})
         self._notify_organisation(request, mails.WITHDRAWN_NOTICE)
-        self._audit.record(
-            "registration.withdrawn",
-            actor="organisation",
-            subject=f"registration:{request.id}",
-            source=source,
-        )
+        self._record(request, "withdrawn", actor="organisation", source=source)
         return self._public(request)
 
     # -- step 4: the portal administrator's details ----------------------------------------------
@@ -608,12 +587,7 @@ class RegistrationService:
             self._timeline(
                 request, "email_confirmed", actor="administrator", details={"source": source}
             )
-            self._audit.record(
-                "registration.email_confirmed",
-                actor="administrator",
-                subject=f"registration:{request.id}",
-                source=source,
-            )
+            self._record(request, "email_confirmed", actor="administrator", source=source)
         return self._details_view(request)
 
     def give_details(self, token: str, details: AdminDetails, *, source: str) -> DetailsPage:
@@ -629,12 +603,7 @@ class RegistrationService:
         request.admin_birth_date = birth_date
         request.admin_phone = phone
         self._move(request, E.DETAILS_GIVEN, actor="administrator", details={"source": source})
-        self._audit.record(
-            "registration.details_given",
-            actor="administrator",
-            subject=f"registration:{request.id}",
-            source=source,
-        )
+        self._record(request, "details_given", actor="administrator", source=source)
         return self._details_view(request)
 
     def _checked_details(self, details: AdminDetails) -> tuple[str, dt.date, str]:
@@ -746,13 +715,7 @@ class RegistrationService:
         self._move(request, E.APPROVE, actor=actor, details={"source": source})
         self._welcome_administrator(request, actor=actor, source=source)
         self._notify_organisation(request, mails.APPROVED_NOTICE)
-        self._audit.record(
-            "registration.approved",
-            actor=actor,
-            subject=f"registration:{request.id}",
-            source=source,
-            details={"number": request.number, "ura": request.ura},
-        )
+        self._record(request, "approved", actor=actor, source=source, ura=request.ura)
         return self.detail(request.id)
 
     def _administrator(self, request: RegistrationRequest, *, actor: str, source: str) -> Person:
@@ -849,13 +812,7 @@ class RegistrationService:
         request.reason = reason
         self._move(request, E.REJECT, actor=actor, details={"reason": reason, "source": source})
         self._notify_organisation(request, mails.REJECTED_NOTICE, reason=reason)
-        self._audit.record(
-            "registration.rejected",
-            actor=actor,
-            subject=f"registration:{request.id}",
-            source=source,
-            details={"number": request.number},
-        )
+        self._record(request, "rejected", actor=actor, source=source)
         return self.detail(request.id)
 
     def resend(self, request_id: str, *, actor: str, source: str) -> RequestDetail:
@@ -876,13 +833,7 @@ class RegistrationService:
             self._welcome_administrator(request, actor=actor, source=source, replaces=True)
         request.updated_at = self._clock.now()
         self._timeline(request, "resent", actor=actor, details={"source": source})
-        self._audit.record(
-            "registration.resent",
-            actor=actor,
-            subject=f"registration:{request.id}",
-            source=source,
-            details={"number": request.number, "state": request.state.value},
-        )
+        self._record(request, "resent", actor=actor, source=source, state=request.state.value)
         return self.detail(request.id)
 
     # -- steps 6-7 and time --------------------------------------------------------------------
@@ -899,13 +850,7 @@ class RegistrationService:
         ).all()
         for request in requests:
             self._move(request, E.FIRST_LOGIN, actor=f"person:{person_id}", details={})
-            self._audit.record(
-                "registration.completed",
-                actor=f"person:{person_id}",
-                subject=f"registration:{request.id}",
-                source=source,
-                details={"number": request.number},
-            )
+            self._record(request, "completed", actor=f"person:{person_id}", source=source)
         return len(requests)
 
     def expire_due(self) -> int:
@@ -922,13 +867,7 @@ class RegistrationService:
         for request in due:
             self._move(request, E.EXPIRE, actor=SYSTEM, details={})
             self._notify_organisation(request, mails.EXPIRED_NOTICE)
-            self._audit.record(
-                "registration.expired",
-                actor=SYSTEM,
-                subject=f"registration:{request.id}",
-                source=SYSTEM,
-                details={"number": request.number},
-            )
+            self._record(request, "expired", actor=SYSTEM, source=SYSTEM)
         return len(due)
 
     # -- the machinery ----------------------------------------------------------------------
@@ -969,6 +908,24 @@ class RegistrationService:
 
     def _activation_deadline(self, now: dt.datetime) -> dt.datetime:
         return now + dt.timedelta(hours=self._settings.registration_activation_hours)
+
+    def _record(
+        self,
+        request: RegistrationRequest,
+        action: str,
+        *,
+        actor: str,
+        source: str,
+        **details: object,
+    ) -> None:
+        """An audit event ``registration.<action>`` about ``request`` (call it last)."""
+        self._audit.record(
+            f"registration.{action}",
+            actor=actor,
+            subject=f"registration:{request.id}",
+            source=source,
+            details={"number": request.number, **details},
+        )
 
     def _timeline(  # noqa: PLR0913 - one line's fields
         self,
