@@ -131,8 +131,19 @@ def request_letter(  # noqa: PLR0913 - the facts a request e-mail states
     )
 
 
-def document_accepted_letter(*, number: str, organisation: str, ura: str, admin: str) -> Letter:
-    """To the technical administrator: the signed document was accepted."""
+def document_accepted_letter(  # noqa: PLR0913 - what was accepted, field by field
+    *,
+    number: str,
+    organisation: str,
+    ura: str,
+    technical: str,
+    admin: str,
+    admin_email: str,
+    applications: str,
+    signer: str,
+    serial: str,
+) -> Letter:
+    """To the technical administrator: the signed document was accepted, and what it said."""
     return Letter(
         subject=_m(N_("[{number}] Signed organisation document accepted"), number=number),
         paragraphs=(
@@ -144,6 +155,24 @@ def document_accepted_letter(*, number: str, organisation: str, ura: str, admin:
                 ),
                 organisation=organisation,
                 ura=ura,
+            ),
+            _m(
+                N_(
+                    "What we accepted:\n"
+                    "Organisation: {organisation} (URA {ura})\n"
+                    "Technical administrator: {technical}\n"
+                    "Portal administrator: {admin} <{admin_email}>\n"
+                    "Applications: {applications}\n"
+                    "Signed with the certificate of: {signer} (serial number {serial})"
+                ),
+                organisation=organisation,
+                ura=ura,
+                technical=technical,
+                admin=admin,
+                admin_email=admin_email,
+                applications=applications,
+                signer=signer,
+                serial=serial,
             ),
             _m(
                 N_(

@@ -501,7 +501,12 @@ class RegistrationService:
                 number=request.number,
                 organisation=request.organisation_name,
                 ura=request.ura,
+                technical=f"{request.technical_name} <{request.technical_email}>",
                 admin=request.admin_name,
+                admin_email=request.admin_email,
+                applications=", ".join(request.applications),
+                signer=report.certificate.subject,
+                serial=report.certificate.serial,
             ),
         )
         self._send_details_mail(request)

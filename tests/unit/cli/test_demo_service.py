@@ -162,7 +162,7 @@ class Mailbox:
 
     def download(self, page: str, name_part: str, to: Path) -> None:
         """Save the attachment whose name contains ``name_part``."""
-        found = re.search(r'<a href="(/demo/post/[0-9a-f]+/bijlage/\d+)">([^<]+)</a>', page)
+        found = re.search(r'<a href="(/demo/post/[0-9a-f]+/bijlage/\d+)"[^>]*>([^<]+)</a>', page)
         assert found, page[:2000]
         assert name_part in found.group(2)
         response = self.browser.get(found.group(1))

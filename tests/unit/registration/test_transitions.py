@@ -96,6 +96,10 @@ def test_document_accepted_by_upload_waits_for_the_details(registration: World) 
     assert state(registration, submitted) is S.AWAITING_DETAILS
     accepted = registration.last_mail(FORM.technical_email)
     assert "accepted" in str(accepted["Subject"]).lower()
+    said = body(accepted)
+    assert f"Portal administrator: {FORM.admin_name} <{FORM.admin_email}>" in said
+    assert "Applications: example-his" in said
+    assert "CN=his.delinde.example" in said
     assert "/gegevens/" in body(registration.last_mail(FORM.admin_email))
     row = registration.request(submitted.number)
     assert row.verification is not None
