@@ -17,8 +17,8 @@ from tests.support.registration import FORM, World, make_world
 from zorgid.audit.models import AuditEvent
 from zorgid.identity.models import Role
 from zorgid.registration.models import RegistrationRequest
-from zorgid.registration.service import ApplicationForm
 from zorgid.registration.states import RegistrationState
+from zorgid.registration.views import ApplicationForm
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from tests.support.clock import ManualClock
     from tests.support.server import Browser
-    from zorgid.registration.service import Submitted
+    from zorgid.registration.views import Submitted
     from zorgid.settings import Settings
 
 S = RegistrationState

@@ -26,7 +26,7 @@ from zorgid.orgdoc.keys import SoftwareSigner
 from zorgid.orgdoc.signature import sign_tree
 from zorgid.pki.testpki import Issued, TestPki, new_ec_key
 from zorgid.registration.models import RegistrationRequest
-from zorgid.registration.service import AdminDetails, ApplicationForm
+from zorgid.registration.views import AdminDetails, ApplicationForm
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
     from zorgid.bootstrap import Container
     from zorgid.orgdoc.document import OrganisationDocument
-    from zorgid.registration.service import RegistrationService, Submitted
+    from zorgid.registration.service import RegistrationService
+    from zorgid.registration.views import Submitted
     from zorgid.settings import Settings
 
 URA = "90000123"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import segno
@@ -56,16 +55,28 @@ from zorgid.registration.states import (
     RegistrationState,
     next_state,
 )
+from zorgid.registration.views import (
+    AdminDetails,
+    ApplicationForm,
+    DetailsPage,
+    IntakeResult,
+    PublicRequest,
+    RequestDetail,
+    RequestSummary,
+    Submitted,
+    TimelineEntry,
+    summary_of,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Mapping
+    from collections.abc import Callable, Collection
 
     from sqlalchemy.orm import Session
 
     from zorgid.audit.log import AuditLog
     from zorgid.core.clock import Clock
     from zorgid.identity.service import IdentityService
-    from zorgid.mail.outbox import Outbox, OutboxView
+    from zorgid.mail.outbox import Outbox
     from zorgid.pki.trust import CertificateValidator
     from zorgid.pki.uzi import UziCertificate
     from zorgid.settings import Settings
@@ -97,119 +108,6 @@ _SIGNED_FIELDS = {
 }
 #: The oldest and youngest birth date the details form accepts (years before today).
 OLDEST, YOUNGEST = 120, 16
-
-
-@dataclass(frozen=True)
-class ApplicationForm:
-    """What the technical administrator fills in (step 2), as typed."""
-
-    ura: str
-    organisation_name: str
-    technical_name: str
-    technical_email: str
-    admin_name: str
-    admin_email: str
-    applications: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class AdminDetails:
-    """What the portal administrator fills in (step 4), as typed."""
-
-    full_name: str
-    birth_date: str
-    phone: str
-
-
-@dataclass(frozen=True)
-class Submitted:
-    """A new request."""
-
-    request_id: str
-    number: str
-    technical_email: str
-
-
-@dataclass(frozen=True)
-class RequestSummary:
-    """One line of the operator's queue."""
-
-    id: str
-    number: str
-    state: RegistrationState
-    ura: str
-    organisation_name: str
-    technical_email: str
-    admin_email: str
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    deadline_at: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    """One line of a request's timeline."""
-
-    at: dt.datetime
-    kind: str
-    actor: str
-    from_state: str | None
-    to_state: str | None
-    details: Mapping[str, object]
-
-
-@dataclass(frozen=True)
-class RequestDetail:
-    """Everything the operator sees of a request."""
-
-    summary: RequestSummary
-    technical_name: str
-    admin_name: str
-    applications: tuple[str, ...]
-    admin_full_name: str | None
-    admin_birth_date: dt.date | None
-    admin_phone: str | None
-    admin_email_confirmed_at: dt.datetime | None
-    reason: str | None
-    verification: Mapping[str, object] | None
-    timeline: tuple[TimelineEntry, ...]
-    mails: tuple[OutboxView, ...]
-    #: What the operator can do now: a subset of {"approve", "reject", "resend"}.
-    actions: frozenset[str]
-
-
-@dataclass(frozen=True)
-class PublicRequest:
-    """What the holder of the reply token sees of their request."""
-
-    number: str
-    state: RegistrationState
-    organisation_name: str
-    ura: str
-    deadline_at: dt.datetime | None
-    can_upload: bool
-    can_withdraw: bool
-
-
-@dataclass(frozen=True)
-class IntakeResult:
-    """The outcome of a signed document sent in: accepted, or the error to fix."""
-
-    accepted: bool
-    error: ZorgidError | None
-    request: PublicRequest
-
-
-@dataclass(frozen=True)
-class DetailsPage:
-    """What the portal administrator's page shows."""
-
-    number: str
-    organisation_name: str
-    admin_name: str
-    admin_email: str
-    confirmed: bool
-    given: bool
 
 
 class _RequestChallenge:
@@ -650,7 +548,7 @@ class RegistrationService:
         )
         if states:
             query = query.where(RegistrationRequest.state.in_(list(states)))
-        return [_summary(r) for r in self._session.scalars(query)]
+        return [summary_of(r) for r in self._session.scalars(query)]
 
     def of_administrator(self, person_id: str) -> list[RequestSummary]:
         """The approved or completed requests whose portal administrator is this person."""
@@ -659,7 +557,7 @@ class RegistrationService:
             .where(RegistrationRequest.admin_person_id == person_id)
             .order_by(RegistrationRequest.created_at)
         )
-        return [_summary(r) for r in self._session.scalars(query)]
+        return [summary_of(r) for r in self._session.scalars(query)]
 
     def detail(self, request_id: str) -> RequestDetail:
         """Everything about one request, with its timeline and e-mails."""
@@ -675,7 +573,7 @@ class RegistrationService:
         if request.state in RESENDABLE:
             actions.add("resend")
         return RequestDetail(
-            summary=_summary(request),
+            summary=summary_of(request),
             technical_name=request.technical_name,
             admin_name=request.admin_name,
             applications=tuple(request.applications),
@@ -1053,21 +951,6 @@ class RegistrationService:
 
 def _topic(request: RegistrationRequest) -> str:
     return f"registration:{request.id}"
-
-
-def _summary(request: RegistrationRequest) -> RequestSummary:
-    return RequestSummary(
-        id=request.id,
-        number=request.number,
-        state=request.state,
-        ura=request.ura,
-        organisation_name=request.organisation_name,
-        technical_email=request.technical_email,
-        admin_email=request.admin_email,
-        created_at=request.created_at,
-        updated_at=request.updated_at,
-        deadline_at=request.deadline_at,
-    )
 
 
 def _report(

@@ -29,7 +29,7 @@ from tests.support.server import Browser, _free_socket, serve
 from zorgid.cli.demo import ADMINISTRATOR, TECHNICAL, DemoService, print_instructions, set_up
 from zorgid.cli.output import out_for
 from zorgid.cli.service import make_app
-from zorgid.registration.service import ApplicationForm
+from zorgid.registration.views import ApplicationForm
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -25,7 +25,7 @@ from zorgid.registration.errors import (
 from zorgid.registration.states import RegistrationState
 
 if TYPE_CHECKING:
-    from zorgid.registration.service import Submitted
+    from zorgid.registration.views import Submitted
 
 S = RegistrationState
 

@@ -20,11 +20,11 @@ from zorgid.registration.errors import (
     TransitionNotAllowedError,
 )
 from zorgid.registration.models import RegistrationEvent as TimelineRow
-from zorgid.registration.service import ApplicationForm
 from zorgid.registration.states import RegistrationState
+from zorgid.registration.views import ApplicationForm
 
 if TYPE_CHECKING:
-    from zorgid.registration.service import Submitted
+    from zorgid.registration.views import Submitted
 
 S = RegistrationState
 DAY = 86400.0

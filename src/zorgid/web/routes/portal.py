@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from zorgid.bootstrap import Container
     from zorgid.identity.service import Profile
-    from zorgid.registration.service import RequestSummary
+    from zorgid.registration.views import RequestSummary
 
 router = APIRouter()
 

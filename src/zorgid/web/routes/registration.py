@@ -19,7 +19,7 @@ from zorgid.core.i18n import N_, translate
 from zorgid.core.tokens import new_token
 from zorgid.orgdoc.document import MAX_DOCUMENT_BYTES
 from zorgid.registration.errors import FormInvalidError
-from zorgid.registration.service import AdminDetails, ApplicationForm
+from zorgid.registration.views import AdminDetails, ApplicationForm
 from zorgid.web.auth import container_of
 from zorgid.web.client import client_ip
 from zorgid.web.errors import CsrfError
@@ -29,7 +29,7 @@ from zorgid.web.pages import render
 from zorgid.web.security import csrf_ok, csrf_token
 
 if TYPE_CHECKING:
-    from zorgid.registration.service import IntakeResult
+    from zorgid.registration.views import IntakeResult
 
 router = APIRouter()
 
