@@ -170,3 +170,23 @@ def test_deeply_nested_mime_is_refused_and_the_sender_told(site: Site) -> None:
 
     assert refusal(site, number) == "mail_too_complex"
     unchanged(site, number)
+
+
+def test_answers_go_to_the_registered_address_never_to_the_sender(site: Site) -> None:
+    number, mail = request_for(site)
+    spoofed = EmailMessage()
+    spoofed["From"] = "attacker@evil.example"
+    spoofed["To"] = str(mail.header("Reply-To"))
+    spoofed["Subject"] = "Re: " + mail.subject
+    spoofed.set_content("no attachment")
+
+    with smtplib.SMTP("127.0.0.1", site.inbound_port, timeout=30) as smtp:
+        smtp.sendmail(
+            "attacker@evil.example",
+            [str(mail.header("Reply-To"))],
+            spoofed.as_bytes(policy=email.policy.SMTP),
+        )
+
+    assert refusal(site, number) == "mail_no_attachment"
+    assert all("attacker@evil.example" not in m.recipients for m in site.mailbox.messages())
+    unchanged(site, number)
