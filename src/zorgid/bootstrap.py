@@ -181,6 +181,7 @@ class Container:
             identity=self.identity(session),
             outbox=self.outbox(session),
             audit=AuditLog(session=session, clock=self.clock),
+            applications=self.applications(session),
             validator=self.validator,
         )
 
@@ -277,6 +278,7 @@ class MailRuntime:
         if settings.mail_worker:
             worker = OutboxWorker(
                 unit_of_work=self.container.unit_of_work,
+                reading=self.container.reading,
                 clock=self.container.clock,
                 sender=SmtpSender(
                     settings.smtp_host, settings.smtp_port, starttls=settings.smtp_starttls

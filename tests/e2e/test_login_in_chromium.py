@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.support.identity import PIN
 from tests.support.identity_flows import add_operator
 from tests.support.phone import run_app, scan_login
 
@@ -33,7 +34,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PIN = "24680"
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
-from tests.support.portal import browser, csrf_of, portal_session, served
+from tests.support.portal import browser, portal_session, served
 from tests.support.registration import World, make_world
+from tests.support.server import csrf_of
 from zorgid.audit.models import AuditEvent
 from zorgid.identity.models import Role
 from zorgid.registration.models import RegistrationRequest

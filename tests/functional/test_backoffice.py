@@ -12,8 +12,9 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
-from tests.support.portal import browser, csrf_of, portal_session, served
+from tests.support.portal import browser, portal_session, served
 from tests.support.registration import FORM, World, make_world
+from tests.support.server import csrf_of
 from zorgid.audit.models import AuditEvent
 from zorgid.identity.models import Role
 from zorgid.registration.models import RegistrationRequest

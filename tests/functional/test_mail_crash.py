@@ -6,20 +6,14 @@ a restart — two nodes at once, both delivering — the mail reaches the mailbo
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from typing import TYPE_CHECKING
 
-import httpx
-import pytest
 from sqlalchemy import select
 
 from tests.support.registration import FORM, add_application, demo_certificates, trust_settings
-from tests.support.server import Browser
+from tests.support.server import Browser, free_port, start_serve
 from tests.support.site import submit_form
 from zorgid.bootstrap import build
 from zorgid.mail.catcher import MailCatcher
@@ -29,37 +23,10 @@ from zorgid.registration.states import RegistrationState
 from zorgid.settings import Settings
 
 if TYPE_CHECKING:
+    import subprocess
     from pathlib import Path
 
     from zorgid.bootstrap import Container
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_node(env: dict[str, str], port: int) -> subprocess.Popen[str]:
-    """``zorgid serve`` on ``port``, returned once it is ready."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "zorgid", "serve", "--port", str(port)],
-        env={**os.environ, **env, "ZORGID_PUBLIC_URL": f"http://127.0.0.1:{port}"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"zorgid serve did not start: {process.communicate()[0]}")
-        time.sleep(0.1)
 
 
 def outbox(container: Container) -> list[tuple[OutboxState, int]]:
@@ -92,7 +59,7 @@ def test_mail_queued_before_a_crash_is_delivered_once_after_the_restart(
     }
     # The first node commits the request with its mail, but dies before delivering it.
     port = free_port()
-    crashing = start_node({**env, "ZORGID_MAIL_WORKER": "false"}, port)
+    crashing = start_serve({**env, "ZORGID_MAIL_WORKER": "false"}, port)
     try:
         number = submit_form(Browser(f"http://127.0.0.1:{port}"))
     finally:
@@ -110,7 +77,7 @@ def test_mail_queued_before_a_crash_is_delivered_once_after_the_restart(
     nodes: list[subprocess.Popen[str]] = []
     try:
         nodes.extend(
-            start_node({**env, "ZORGID_SMTP_PORT": str(mailbox.port)}, free_port())
+            start_serve({**env, "ZORGID_SMTP_PORT": str(mailbox.port)}, free_port())
             for _ in range(2)
         )
         delivered = mailbox.wait_for(lambda m: number in m.subject, timeout=30)

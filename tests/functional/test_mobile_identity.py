@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
+from tests.support.identity import PIN
 from tests.support.identity_flows import add_operator
-from tests.support.phone import PIN, Ceremony, ceremony, run_app, scan_login
+from tests.support.phone import Ceremony, ceremony, run_app, scan_login
 from tests.support.server import Browser, Live, read_login_page
 from zorgid.audit.log import verify_chain
 from zorgid.audit.models import AuditEvent

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import re
 
-from tests.support.phone import PIN, run_app
+from tests.support.identity import PIN
+from tests.support.phone import run_app
 from tests.support.registration import FORM, URA
-from tests.support.server import Browser
+from tests.support.server import Browser, csrf_of
 from tests.support.site import (
     Site,
-    csrf_of,
     log_in_as_operator,
     logged_in,
     sign_with_tool,

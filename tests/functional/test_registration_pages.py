@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import func, select
 
-from tests.support.portal import browser, csrf_of, served
+from tests.support.portal import browser, served
 from tests.support.registration import FORM, World, make_world
+from tests.support.server import csrf_of
+from tests.support.site import FORM_POST
 from zorgid.registration.models import RegistrationRequest
 from zorgid.registration.states import RegistrationState
 
@@ -30,15 +32,6 @@ if TYPE_CHECKING:
 
 S = RegistrationState
 EN = {"accept-language": "en"}
-GOOD = {
-    "ura": FORM.ura,
-    "organisation_name": FORM.organisation_name,
-    "technical_name": FORM.technical_name,
-    "technical_email": FORM.technical_email,
-    "admin_name": FORM.admin_name,
-    "admin_email": FORM.admin_email,
-    "applications": "example-his",
-}
 DETAILS = {"full_name": "Petra Anna de Vries", "birth_date": "1980-05-17", "phone": "+31612345678"}
 
 
@@ -80,7 +73,7 @@ def apply(site: Site, opened: Browser | None = None, **changes: str) -> tuple[Br
     form = opened.get("/aanvraag", headers=EN)
     assert form.status_code == 200
     response = opened.post(
-        "/aanvraag", data={"csrf": csrf_of(form.text), **GOOD, **changes}, headers=EN
+        "/aanvraag", data={"csrf": csrf_of(form.text), **FORM_POST, **changes}, headers=EN
     )
     return opened, response.text if response.status_code == 200 else f"{response.status_code}"
 
@@ -110,7 +103,7 @@ def test_a_good_application_shows_the_number_and_says_to_check_the_mail(site: Si
     assert site.state(number) is S.AWAITING_DOCUMENT
     assert number in str(site.world.last_request_mail()["Subject"])
     # Reloading the answer page (the POST again) does not make a second request.
-    again = opened.post("/aanvraag", data={"csrf": "whatever", **GOOD})
+    again = opened.post("/aanvraag", data={"csrf": "whatever", **FORM_POST})
     assert again.status_code == 403
     assert site.requests() == 1
 
@@ -135,7 +128,7 @@ def test_bad_fields_are_named_the_typed_values_kept_and_nothing_stored(
     opened = site.browser()
     form = opened.get("/aanvraag", headers=EN)
     response = opened.post(
-        "/aanvraag", data={"csrf": csrf_of(form.text), **GOOD, **changes}, headers=EN
+        "/aanvraag", data={"csrf": csrf_of(form.text), **FORM_POST, **changes}, headers=EN
     )
     assert response.status_code == 400
     problem = re.search(rf'<p class="error" id="e-{field}">([^<]*)</p>', response.text)
@@ -153,7 +146,7 @@ def test_a_form_missing_every_field_says_so_field_by_field(site: Site) -> None:
     form = opened.get("/aanvraag", headers=EN)
     response = opened.post("/aanvraag", data={"csrf": csrf_of(form.text)}, headers=EN)
     assert response.status_code == 400
-    for field in (*(f for f in GOOD if f != "applications"), "applications"):
+    for field in (*(f for f in FORM_POST if f != "applications"), "applications"):
         assert f'id="e-{field}"' in response.text, field
     assert site.requests() == 0
 
@@ -161,11 +154,14 @@ def test_a_form_missing_every_field_says_so_field_by_field(site: Site) -> None:
 def test_a_form_without_its_csrf_token_or_cookie_is_refused(site: Site) -> None:
     opened = site.browser()
     form = opened.get("/aanvraag")
-    no_token = opened.post("/aanvraag", data=GOOD)
+    no_token = opened.post("/aanvraag", data=FORM_POST)
     assert no_token.status_code == 403
     assert "csrf_invalid" in no_token.text
     stranger = site.browser()  # another browser, with the first one's token but no cookie
-    assert stranger.post("/aanvraag", data={"csrf": csrf_of(form.text), **GOOD}).status_code == 403
+    assert (
+        stranger.post("/aanvraag", data={"csrf": csrf_of(form.text), **FORM_POST}).status_code
+        == 403
+    )
     assert site.requests() == 0
 
 
@@ -174,7 +170,7 @@ def test_an_oversized_or_strange_form_gets_a_4xx_not_a_500(site: Site) -> None:
     csrf = csrf_of(opened.get("/aanvraag").text)
     huge = opened.post("/aanvraag", data={"csrf": csrf, "ura": "1" * 100_000})
     assert huge.status_code == 413
-    as_json = opened.post("/aanvraag", json={"csrf": csrf, **GOOD})
+    as_json = opened.post("/aanvraag", json={"csrf": csrf, **FORM_POST})
     assert as_json.status_code == 403  # no form at all: no token either
     broken = opened.post(
         "/aanvraag",

@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from tests.support.clock import ManualClock
+from tests.support.identity import PIN
 from tests.support.identity_flows import add_operator
 from tests.support.phone import run_app, scan_login
-from tests.support.server import Browser, read_login_page, serve
+from tests.support.server import (
+    Browser,
+    _free_socket,
+    free_port,
+    read_login_page,
+    serve,
+    start_serve,
+)
 from zorgid.bootstrap import build
 from zorgid.settings import Settings
 
@@ -33,49 +36,23 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-PIN = "24680"
-
-
-def _port() -> socket.socket:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
 
 @pytest.fixture
 def node_b(tmp_path: Path, database_url: str) -> Iterator[str]:
     """A second node: its own ``zorgid serve`` process on the same database and keys."""
-    probe = _port()
-    port = probe.getsockname()[1]
-    probe.close()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "ZORGID_DATABASE_URL": database_url,
-        "ZORGID_DATA_DIR": str(tmp_path / "node-b"),
-        "ZORGID_KEY_DIR": str(tmp_path / "keys"),
-        "ZORGID_PUBLIC_URL": url,
-        "ZORGID_LOG_LEVEL": "warning",
-    }
     build(Settings(data_dir=tmp_path, database_url=database_url), create_keys=True).engine.dispose()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "zorgid", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    process = start_serve(
+        {
+            "ZORGID_DATABASE_URL": database_url,
+            "ZORGID_DATA_DIR": str(tmp_path / "node-b"),
+            "ZORGID_KEY_DIR": str(tmp_path / "keys"),
+            "ZORGID_LOG_LEVEL": "warning",
+        },
+        port,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"node B did not start: {process.communicate()[0]}")
-            time.sleep(0.1)
         yield url
     finally:
         process.terminate()
@@ -86,7 +63,7 @@ def node_b(tmp_path: Path, database_url: str) -> Iterator[str]:
 def test_login_waiting_on_node_a_completes_when_the_app_talks_to_node_b(
     tmp_path: Path, database_url: str, node_b: str
 ) -> None:
-    sock_a = _port()
+    sock_a = _free_socket()
     container_a = build(
         Settings(data_dir=tmp_path, database_url=database_url, public_url=node_b),
         clock=ManualClock(dt.datetime.now(dt.UTC)),

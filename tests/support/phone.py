@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tests.support.identity import PIN
 from tests.support.server import Browser, LoginPage, read_login_page
 
 if TYPE_CHECKING:
@@ -16,8 +17,6 @@ if TYPE_CHECKING:
 
     from tests.support.server import Live
 
-#: The PIN the tests' apps are activated with.
-PIN = "24680"
 CODE_LINE = re.compile(r"Code:\s*([0-9]{3}\s?[0-9]{3})")
 
 

@@ -10,7 +10,6 @@ on it (tests/support/server.py), logged in or not.
 from __future__ import annotations
 
 import contextlib
-import re
 from typing import TYPE_CHECKING
 
 from tests.support.identity import PIN, SOURCE, Activation, App, redeem
@@ -87,10 +86,3 @@ def browser(url: str, session_token: str | None = None) -> Browser:
     if session_token:
         opened.cookies[(SESSION_COOKIE, "/")] = session_token
     return opened
-
-
-def csrf_of(html: str) -> str:
-    """The CSRF token of the first form on a page."""
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html[:1000]
-    return found.group(1)

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -29,7 +32,7 @@ from zorgid.settings import Settings
 from zorgid.web.app import create_app
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator, Mapping
     from pathlib import Path
 
     from fastapi import FastAPI
@@ -106,6 +109,49 @@ def read_login_page(html: str) -> LoginPage:
     assert qr
     assert csrf
     return LoginPage(login.group(1), qr.group(1).replace("&amp;", "&"), csrf.group(1))
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the (first) form on a page."""
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html[:1000]
+    return found.group(1)
+
+
+def free_port() -> int:
+    """A port that was free a moment ago (for a server in another process)."""
+    with _free_socket() as probe:
+        return int(probe.getsockname()[1])
+
+
+def wait_until_up(
+    process: subprocess.Popen[Any], url: str, output: Callable[[], str], timeout: float = 60
+) -> None:
+    """Return once ``url`` answers 200; fail with ``output()`` if the process ends or never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"{url} did not come up:\n{output()}")
+        time.sleep(0.1)
+
+
+def start_serve(env: Mapping[str, str], port: int) -> subprocess.Popen[str]:
+    """``zorgid serve`` in its own process on ``port`` (settings from ``env``), once ready."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zorgid", "serve", "--port", str(port)],
+        env={**os.environ, "ZORGID_PUBLIC_URL": f"http://127.0.0.1:{port}", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_until_up(process, f"http://127.0.0.1:{port}/readyz", lambda: process.communicate()[0])
+    return process
 
 
 def _free_socket() -> socket.socket:

@@ -20,10 +20,11 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from tests.support.clock import ManualClock
+from tests.support.identity import PIN
 from tests.support.identity_flows import add_operator
-from tests.support.phone import PIN, ceremony, run_app
+from tests.support.phone import ceremony, run_app
 from tests.support.registration import FORM, add_application, demo_certificates, trust_settings
-from tests.support.server import Browser, Live, start_live
+from tests.support.server import Browser, Live, csrf_of, start_live
 from zorgid.mail.catcher import CaughtMessage, MailCatcher
 from zorgid.registration.models import RegistrationRequest
 
@@ -111,11 +112,16 @@ def site(tmp_path: Path, database_url: str) -> Iterator[Site]:
         mailbox.stop()
 
 
-def csrf_of(html: str) -> str:
-    """The CSRF token of the (first) form on a page."""
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html[:1000]
-    return found.group(1)
+#: The application form as the technical administrator posts it.
+FORM_POST = {
+    "ura": FORM.ura,
+    "organisation_name": FORM.organisation_name,
+    "technical_name": FORM.technical_name,
+    "technical_email": FORM.technical_email,
+    "admin_name": FORM.admin_name,
+    "admin_email": FORM.admin_email,
+    "applications": "example-his",
+}
 
 
 def submit_form(site: Site | Browser) -> str:
@@ -126,16 +132,7 @@ def submit_form(site: Site | Browser) -> str:
     assert "Voorbeeld HIS" in page.text
     done = browser.post(
         "/aanvraag",
-        data={
-            "csrf": csrf_of(page.text),
-            "ura": FORM.ura,
-            "organisation_name": FORM.organisation_name,
-            "technical_name": FORM.technical_name,
-            "technical_email": FORM.technical_email,
-            "admin_name": FORM.admin_name,
-            "admin_email": FORM.admin_email,
-            "applications": "example-his",
-        },
+        data={"csrf": csrf_of(page.text), **FORM_POST},
     )
     assert done.status_code == 200, done.text
     number = re.search(r"ZID-[0-9]{4}-[0-9]{6}", done.text)

@@ -8,14 +8,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import segno
 
 from zorgid.cli.output import Out, lang_option, out_for, write_file_atomically
 from zorgid.cli.service import load_settings, open_container, settings_options
 from zorgid.core.i18n import N_
+from zorgid.core.qrcode import make_qr, png_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    import segno
 
     from zorgid.identity.service import IdentityService, IssuedActivation
     from zorgid.settings import Settings
@@ -116,10 +118,8 @@ def revoke(email: str, data_dir: Path | None, database_url: str | None, lang: st
 
 def write_qr_png(text: str, path: Path) -> segno.QRCode:
     """Write the QR code of ``text`` as a PNG file (atomically) and return it."""
-    qr = segno.make(text, error="m")
-    buffer = io.BytesIO()
-    qr.save(buffer, kind="png", scale=8, border=4)
-    write_file_atomically(path, buffer.getvalue())
+    qr = make_qr(text)
+    write_file_atomically(path, png_bytes(qr))
     return qr
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from zorgid.core.clock import SystemClock
 from zorgid.mail.errors import InboundMailError, MailUnknownError
 from zorgid.mail.inbound import InboundLimits, InboundMail, parse_inbound
-from zorgid.mail.listener import Listener
+from zorgid.mail.listener import Listener, ListeningServer
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -59,7 +59,7 @@ class CaughtMessage:
         return None if value is None else str(value)
 
 
-class MailCatcher:
+class MailCatcher(ListeningServer):
     """An SMTP server on loopback that keeps what it receives (thread-safe)."""
 
     def __init__(
@@ -69,24 +69,6 @@ class MailCatcher:
         self._messages: list[CaughtMessage] = []
         self._arrived = threading.Condition()
         self._listener = Listener(self, host=host, port=port)
-
-    @property
-    def host(self) -> str:
-        """The address listened on."""
-        return str(self._listener.hostname)
-
-    @property
-    def port(self) -> int:
-        """The port listened on (the one the system chose, when asked for port 0)."""
-        return int(self._listener.port)
-
-    def start(self) -> None:
-        """Start listening."""
-        self._listener.start()
-
-    def stop(self) -> None:
-        """Stop listening (the messages stay)."""
-        self._listener.stop()
 
     def messages(self) -> list[CaughtMessage]:
         """Every message caught, oldest first."""

@@ -48,3 +48,27 @@ class Listener(Controller):
         # Read in the server thread before start() returns (it waits on an event after this).
         self.port = server.sockets[0].getsockname()[1]
         return server
+
+
+class ListeningServer:
+    """What a server built on a :class:`Listener` offers: its address, start and stop."""
+
+    _listener: Listener
+
+    @property
+    def host(self) -> str:
+        """The address listened on."""
+        return str(self._listener.hostname)
+
+    @property
+    def port(self) -> int:
+        """The port listened on (the one the system chose, when asked for port 0)."""
+        return int(self._listener.port)
+
+    def start(self) -> None:
+        """Start listening (returns when the server answers)."""
+        self._listener.start()
+
+    def stop(self) -> None:
+        """Stop listening and end open connections (what was received stays)."""
+        self._listener.stop()

@@ -38,7 +38,7 @@ from sqlalchemy import or_, select, update
 from zorgid.core.tokens import new_id
 from zorgid.db.base import table
 from zorgid.mail.errors import MailDeliveryError, MailHeaderError, MailUnknownError
-from zorgid.mail.models import OutboxMessage, OutboxState
+from zorgid.mail.models import MAIL_QUEUED, OutboxMessage, OutboxState
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -105,6 +105,7 @@ class Outbox:
         )
         self.session.add(row)
         self.session.flush()
+        self.session.info[MAIL_QUEUED] = True  # the composition root wakes the worker on commit
         return row.id
 
     def for_topic(self, topic: str) -> list[OutboxView]:
@@ -186,6 +187,7 @@ class OutboxWorker:
         *,
         unit_of_work: Callable[[], AbstractContextManager[Session]],
         clock: Clock,
+        reading: Callable[[], AbstractContextManager[Session]] | None = None,
         sender: Sender,
         max_attempts: int = 8,
         first_retry: dt.timedelta = dt.timedelta(seconds=30),
@@ -194,6 +196,8 @@ class OutboxWorker:
         batch: int = 20,
     ) -> None:
         self.unit_of_work = unit_of_work
+        #: Looking for due mail only reads: on SQLite it then does not queue for the write lock.
+        self.reading = reading or unit_of_work
         self.clock = clock
         self.sender = sender
         self.max_attempts = max_attempts
@@ -241,7 +245,7 @@ class OutboxWorker:
 
     def _due(self) -> list[str]:
         now = self.clock.now()
-        with self.unit_of_work() as session:
+        with self.reading() as session:
             return list(
                 session.scalars(
                     select(_OUTBOX.c.id)

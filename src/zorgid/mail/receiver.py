@@ -30,7 +30,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from zorgid.errors import ZorgidError
 from zorgid.mail.errors import MEGABYTE
-from zorgid.mail.listener import Listener
+from zorgid.mail.listener import Listener, ListeningServer
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -166,7 +166,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split()).encode("ascii", "replace").decode("ascii")
 
 
-class InboundServer:
+class InboundServer(ListeningServer):
     """Receives mail over SMTP (or LMTP) for an :class:`InboundHandler`, in its own thread."""
 
     def __init__(
@@ -185,21 +185,3 @@ class InboundServer:
             smtp_class=_Lmtp if lmtp else _Smtp,
             data_size_limit=max_bytes,
         )
-
-    @property
-    def host(self) -> str:
-        """The address listened on."""
-        return str(self._listener.hostname)
-
-    @property
-    def port(self) -> int:
-        """The port listened on (the one the system chose, when asked for port 0)."""
-        return int(self._listener.port)
-
-    def start(self) -> None:
-        """Start listening (returns when the server answers)."""
-        self._listener.start()
-
-    def stop(self) -> None:
-        """Stop listening and end open connections."""
-        self._listener.stop()

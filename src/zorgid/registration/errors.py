@@ -4,7 +4,7 @@
 
     ZorgidError
     └── RegistrationError
-        ├── FormInvalidError            (problems: field -> msgid; the form is shown again)
+        ├── FormInvalidError            (problems: field -> msgid or Message; form shown again)
         ├── RequestUnknownError         (no request behind a token or id)
         ├── TransitionNotAllowedError   (the request's state does not allow this)
         ├── OrganisationExistsError     (the URA is already registered)
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from zorgid.core.i18n import N_
+from zorgid.core.i18n import N_, Message
 from zorgid.errors import ZorgidError
 
 if TYPE_CHECKING:
@@ -39,9 +39,9 @@ class FormInvalidError(RegistrationError):
     code = "form_invalid"
     message = N_("Some fields are missing or not filled in correctly. See the messages below.")
 
-    def __init__(self, problems: Mapping[str, str]) -> None:
+    def __init__(self, problems: Mapping[str, str | Message]) -> None:
         super().__init__(", ".join(f"{k}: {v}" for k, v in problems.items()))
-        #: Field name -> English msgid saying what is wrong there.
+        #: Field name -> what is wrong there: an English msgid, or a Message naming data.
         self.problems = dict(problems)
 
 

@@ -13,16 +13,15 @@ Secrets are kept as hashes: the reply token (reply address and upload link), the
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 from typing import TYPE_CHECKING, Any
 
-import segno
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from zorgid.applications.models import AcceptedApplication
+from zorgid.applications.errors import ApplicationNotAcceptedError
 from zorgid.core.i18n import N_, Message
+from zorgid.core.qrcode import make_qr, png_bytes
 from zorgid.core.tokens import hash_token, new_digits, new_id, new_token
 from zorgid.errors import ZorgidError
 from zorgid.identity.errors import PersonUnknownError
@@ -30,7 +29,6 @@ from zorgid.identity.models import Device, DeviceStatus, Membership, Organisatio
 from zorgid.mail.compose import Attachment, compose
 from zorgid.mail.errors import MailTooLargeError
 from zorgid.mail.inbound import InboundLimits, new_mail_token, parse_inbound, reply_address
-from zorgid.mail.models import MAIL_QUEUED
 from zorgid.orgdoc.document import MAX_DOCUMENT_BYTES, OrganisationDocument, build_tree, serialise
 from zorgid.orgdoc.errors import ChallengeExpiredError, ChallengeUnknownError, ChallengeUsedError
 from zorgid.orgdoc.verify import DocumentVerifier, Expectations
@@ -73,6 +71,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
+    from zorgid.applications.service import ApplicationService
     from zorgid.audit.log import AuditLog
     from zorgid.core.clock import Clock
     from zorgid.identity.service import IdentityService
@@ -144,6 +143,7 @@ class RegistrationService:
         identity: IdentityService,
         outbox: Outbox,
         audit: AuditLog,
+        applications: ApplicationService,
         validator: Callable[[], CertificateValidator],
     ) -> None:
         self._session = session
@@ -152,6 +152,7 @@ class RegistrationService:
         self._identity = identity
         self._outbox = outbox
         self._audit = audit
+        self._applications = applications
         self._validator = validator
 
     # -- step 2: the application form ---------------------------------------------------------
@@ -199,7 +200,7 @@ class RegistrationService:
         raise RuntimeError(msg)
 
     def _checked_form(self, form: ApplicationForm) -> ApplicationForm:
-        problems: dict[str, str] = {}
+        problems: dict[str, str | Message] = {}
         ura = form.ura.strip()
         if not _URA.fullmatch(ura):
             problems["ura"] = N_("Give the URA number of the organisation: exactly 8 digits.")
@@ -227,20 +228,16 @@ class RegistrationService:
         ):
             problems["applications"] = N_("Choose applications from the list only.")
         else:
-            listed = set(
-                self._session.scalars(
-                    select(AcceptedApplication.id).where(
-                        AcceptedApplication.id.in_(applications),
-                        AcceptedApplication.withdrawn_at.is_(None),
-                    )
+            try:
+                applications = self._applications.known_ids(applications)
+            except ApplicationNotAcceptedError as refused:
+                problems["applications"] = Message(
+                    N_(
+                        "Choose applications from the list only: {unknown} is not an accepted "
+                        "application."
+                    ),
+                    {"unknown": ", ".join(sorted(refused.unknown))},
                 )
-            )
-            if set(applications) - listed:
-                problems["applications"] = N_(
-                    "Choose applications from the list only: {unknown} is not an accepted "
-                    "application."
-                )
-                problems["applications_unknown"] = ", ".join(sorted(set(applications) - listed))
         if problems:
             raise FormInvalidError(problems)
         return ApplicationForm(
@@ -689,8 +686,6 @@ class RegistrationService:
             source=source,
             ttl=dt.timedelta(hours=self._settings.registration_activation_hours),
         )
-        png = io.BytesIO()
-        segno.make(issued.qr_text, error="m").save(png, kind="png", scale=8, border=4)
         self._mail(
             request,
             request.admin_email,
@@ -698,7 +693,9 @@ class RegistrationService:
                 number=request.number,
                 admin=request.admin_full_name or request.admin_name,
                 organisation=request.organisation_name,
-                activation=Attachment("activatie-qr.png", "image/png", png.getvalue()),
+                activation=Attachment(
+                    "activatie-qr.png", "image/png", png_bytes(make_qr(issued.qr_text))
+                ),
                 qr_text=issued.qr_text,
                 expires=issued.expires_at,
             ),
@@ -873,7 +870,6 @@ class RegistrationService:
             message_id_domain=self._settings.mail_domain,
         )
         outbox_id = self._outbox.enqueue(message, topic=_topic(request))
-        self._session.info[MAIL_QUEUED] = True
         self._timeline(
             request,
             "mail_out",

@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.requests import Request  # noqa: TC002 - FastAPI reads dependency annotations
 
-from zorgid.core.i18n import N_, translate
+from zorgid.core.i18n import N_, Message, translate
 from zorgid.errors import ZorgidError
 from zorgid.web.errors import InvalidRequestError
 
@@ -114,18 +114,9 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def problem_texts(problems: Mapping[str, str], lang: str) -> dict[str, str]:
-    """A form error's problems (field -> English msgid) as texts in ``lang``.
-
-    A problem may name data (the ids that were not accepted): the service then gives it under
-    ``<field>_unknown``, and it fills the msgid's ``{unknown}``.
-    """
-    texts: dict[str, str] = {}
-    for name, msgid in problems.items():
-        if name.endswith("_unknown"):
-            continue
-        text = translate(msgid, lang)
-        if "{unknown}" in text:
-            text = text.replace("{unknown}", problems.get(f"{name}_unknown", ""))
-        texts[name] = text
-    return texts
+def problem_texts(problems: Mapping[str, str | Message], lang: str) -> dict[str, str]:
+    """A form error's problems (field -> English msgid, or a Message) as texts in ``lang``."""
+    return {
+        name: problem.render(lang) if isinstance(problem, Message) else translate(problem, lang)
+        for name, problem in problems.items()
+    }

@@ -15,7 +15,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,8 +23,9 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from tests.support.phone import PIN, ceremony
-from tests.support.server import Browser, _free_socket, serve
+from tests.support.identity import PIN
+from tests.support.phone import ceremony
+from tests.support.server import Browser, _free_socket, csrf_of, free_port, serve, wait_until_up
 from zorgid.cli.demo import ADMINISTRATOR, TECHNICAL, DemoService, print_instructions, set_up
 from zorgid.cli.output import out_for
 from zorgid.cli.service import make_app
@@ -38,12 +38,6 @@ if TYPE_CHECKING:
 
 HOST = "127.0.0.1"
 MAIL_WAIT = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 def _command_lines(printed: str) -> list[list[str]]:
@@ -170,12 +164,6 @@ class Mailbox:
         to.write_bytes(response.content)
 
 
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found, page[:2000]
-    return found.group(1)
-
-
 def _logged_in(url: str, home: Path) -> Browser:
     done = ceremony(url, home)
     assert done.app.returncode == 0, done.app.stdout + done.app.stderr
@@ -198,16 +186,7 @@ def _started_demo(cwd: Path, port: int) -> Iterator[tuple[subprocess.Popen[bytes
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"http://{HOST}:{port}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        wait_until_up(process, f"http://{HOST}:{port}/healthz", log.read_text)
         yield process, log.read_text()
     finally:
         if process.poll() is None:
@@ -216,7 +195,7 @@ def _started_demo(cwd: Path, port: int) -> Iterator[tuple[subprocess.Popen[bytes
 
 
 def test_a_newcomer_follows_the_printed_steps_through_flow_1b(tmp_path: Path) -> None:  # noqa: PLR0915 - the whole flow, step by step
-    port = _free_port()
+    port = free_port()
     with _started_demo(tmp_path, port) as (process, printed):
         url = f"http://{HOST}:{port}"
         commands = _command_lines(printed)
@@ -242,7 +221,7 @@ def test_a_newcomer_follows_the_printed_steps_through_flow_1b(tmp_path: Path) ->
         sent = technical.post(
             "/aanvraag",
             data={
-                "csrf": _csrf(form),
+                "csrf": csrf_of(form),
                 "ura": ura.group(1),
                 "organisation_name": name.group(1).strip(),
                 "technical_name": TECHNICAL[0],
@@ -266,7 +245,7 @@ def test_a_newcomer_follows_the_printed_steps_through_flow_1b(tmp_path: Path) ->
         signed_file = tmp_path / sign[sign.index("-o") + 1]
         uploaded = technical.post(
             link.group(1) + "/document",
-            data={"csrf": _csrf(upload_page)},
+            data={"csrf": csrf_of(upload_page)},
             files={"document": (signed_file.name, signed_file.read_bytes(), "application/xml")},
         )
         assert uploaded.status_code == 303, uploaded.text
@@ -278,12 +257,12 @@ def test_a_newcomer_follows_the_printed_steps_through_flow_1b(tmp_path: Path) ->
         assert details
         admin = Browser(url)
         path = details.group(1)
-        confirmed = admin.post(f"{path}/bevestigen", data={"csrf": _csrf(admin.get(path).text)})
+        confirmed = admin.post(f"{path}/bevestigen", data={"csrf": csrf_of(admin.get(path).text)})
         assert confirmed.status_code == 303, confirmed.text
         given = admin.post(
             path,
             data={
-                "csrf": _csrf(admin.get(path).text),
+                "csrf": csrf_of(admin.get(path).text),
                 "full_name": ADMINISTRATOR[0],
                 "birth_date": "1980-05-17",
                 "phone": "+31612345678",
@@ -297,7 +276,7 @@ def test_a_newcomer_follows_the_printed_steps_through_flow_1b(tmp_path: Path) ->
         assert request_id
         detail_path = f"/beheer/aanvragen/{request_id.group(1)}"
         detail = operator.get(detail_path).text
-        approved = operator.post(f"{detail_path}/goedkeuren", data={"csrf": _csrf(detail)})
+        approved = operator.post(f"{detail_path}/goedkeuren", data={"csrf": csrf_of(detail)})
         assert approved.status_code in {200, 303}, approved.text
 
         # The approval mail: save the QR, activate the administrator's app, log in.
