@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import os
 import secrets
 import threading
@@ -18,10 +19,11 @@ from zorgid.audit.log import AuditLog
 from zorgid.core.clock import Clock, SystemClock
 from zorgid.core.i18n import N_
 from zorgid.db.engine import make_engine, make_read_session_factory, make_session_factory
+from zorgid.db.raw import RawDatabase, open_raw
 from zorgid.errors import ZorgidError
 from zorgid.identity.service import IdentityService
 from zorgid.login.events import LocalEvents, LoginEvents, PostgresEvents
-from zorgid.login.service import LoginService
+from zorgid.login.service import LoginService, purge_logins
 from zorgid.mail.inbound import token_from_address
 from zorgid.mail.models import MAIL_QUEUED
 from zorgid.mail.outbox import Outbox, OutboxWorker
@@ -78,6 +80,8 @@ class Container:
     sessions: sessionmaker[Session]
     read_sessions: sessionmaker[Session]
     keys: Keys
+    #: Plain DBAPI access for the steps on every login's path (zorgid.db.raw).
+    raw: RawDatabase
     events: LoginEvents = field(default_factory=LocalEvents)
     #: SQLite has one writer at a time. Writers of this process queue on this lock, which
     #: wakes the next one at once, rather than on SQLite's busy handler, which sleeps in steps
@@ -133,7 +137,7 @@ class Container:
         """Delete what expired more than :data:`KEEP_EXPIRED` ago (logins, sessions, codes)."""
         before = self.clock.now() - KEEP_EXPIRED
         with self.unit_of_work() as session:
-            return self.login(session).purge(before=before) + self.identity(session).purge(
+            return purge_logins(session, before=before) + self.identity(session).purge(
                 before=before
             )
 
@@ -147,16 +151,21 @@ class Container:
             audit=AuditLog(session=session, clock=self.clock),
         )
 
-    def login(self, session: Session) -> LoginService:
-        """The login service around ``session``."""
+    @functools.cached_property
+    def logins(self) -> LoginService:
+        """The steps of QR login (they run on the raw database, not in an ORM session)."""
         return LoginService(
-            session=session,
+            db=self.raw,
             clock=self.clock,
             settings=self.settings,
-            identity=self.identity(session),
+            pin_key=self.keys.pin,
             events=self.events,
-            audit=AuditLog(session=session, clock=self.clock),
         )
+
+    def close(self) -> None:
+        """Close every database connection (the process or the test is done)."""
+        self.raw.close()
+        self.engine.dispose()
 
     def applications(self, session: Session) -> ApplicationService:
         """The list of accepted applications around ``session``."""
@@ -214,10 +223,12 @@ def build(
         events = PostgresEvents(_libpq_conninfo(engine))
     else:
         events = LocalEvents()
+    write_lock: contextlib.AbstractContextManager[object] = (
+        threading.RLock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+    )
     return Container(
-        write_lock=threading.RLock()
-        if engine.dialect.name == "sqlite"
-        else contextlib.nullcontext(),
+        write_lock=write_lock,
+        raw=open_raw(url, write_lock=write_lock),
         settings=settings,
         clock=clock or SystemClock(),
         engine=engine,

@@ -78,7 +78,7 @@ def site(settings: Settings, clock: ManualClock, tmp_path: Path) -> Iterator[Sit
         with served(world.container) as url:
             yield Site(world, url, review.request_id, waiting.request_id)
     finally:
-        world.container.engine.dispose()
+        world.container.close()
 
 
 def routes(site: Site) -> list[Route]:

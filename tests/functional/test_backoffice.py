@@ -4,6 +4,7 @@ accepted applications, and the audit trail. Real server, SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -86,12 +87,11 @@ def office(settings: Settings, clock: ManualClock, tmp_path: Path) -> Iterator[O
             roles=[(Role.OPERATOR, None)],
             name="Olga Operator",
         )
-        with world.container.reading() as session:
-            person = world.container.login(session).portal_person(token)
+        person = asyncio.run(world.container.logins.portal_person(token))
         with served(world.container) as url:
             yield Office(world, url, browser(url, token), person.person_id)
     finally:
-        world.container.engine.dispose()
+        world.container.close()
 
 
 def page_of(submitted: Submitted) -> str:

@@ -90,7 +90,7 @@ def test_mail_queued_before_a_crash_is_delivered_once_after_the_restart(
             node.terminate()
             node.communicate(timeout=20)
         mailbox.stop()
-        container.engine.dispose()
+        container.close()
 
     assert FORM.technical_email in delivered.recipients
     assert [m.subject for m in mailbox.messages()] == [delivered.subject]

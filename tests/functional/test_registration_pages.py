@@ -58,7 +58,7 @@ def site(settings: Settings, clock: ManualClock, tmp_path: Path) -> Iterator[Sit
         with served(world.container) as url:
             yield Site(world, url)
     finally:
-        world.container.engine.dispose()
+        world.container.close()
 
 
 def number_on(html: str) -> str:

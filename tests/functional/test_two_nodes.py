@@ -42,7 +42,7 @@ def node_b(tmp_path: Path, database_url: str) -> Iterator[str]:
     """A second node: its own ``zorgid serve`` process on the same database and keys."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    build(Settings(data_dir=tmp_path, database_url=database_url), create_keys=True).engine.dispose()
+    build(Settings(data_dir=tmp_path, database_url=database_url), create_keys=True).close()
     process = start_serve(
         {
             "ZORGID_DATABASE_URL": database_url,
@@ -111,4 +111,4 @@ def test_login_waiting_on_node_a_completes_when_the_app_talks_to_node_b(
             assert done.status_code == 303
             assert "Olga Operator" in browser.get("/").text
     finally:
-        container_a.engine.dispose()
+        container_a.close()

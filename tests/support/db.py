@@ -114,4 +114,4 @@ def container(settings: Settings, clock: ManualClock) -> Iterator[Container]:
     try:
         yield built
     finally:
-        built.engine.dispose()
+        built.close()

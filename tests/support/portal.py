@@ -9,7 +9,9 @@ on it (tests/support/server.py), logged in or not.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 from typing import TYPE_CHECKING
 
 from tests.support.identity import PIN, SOURCE, Activation, App, redeem
@@ -37,39 +39,55 @@ def portal_session(
     _, nonce = issued.qr_text.split("#", 1)
     app = App()
     device = redeem(container, Activation(issued.activation_id, nonce, ""), app=app)
-    with container.unit_of_work() as session:
-        started = container.login(session).start(client_ip=SOURCE, user_agent="pytest")
-    login_id = started.login_id
-    login_nonce = started.qr_text.split("#", 1)[1]
-    with container.unit_of_work() as session:
-        scanned = container.login(session).scan(
-            login_id,
-            nonce=login_nonce,
-            device_id=device.id,
-            signature=app.sign("zorgid-login-scan-v1", login_id, login_nonce, device.id),
-        )
-    with container.unit_of_work() as session:
-        container.login(session).enter_code(
-            login_id, started.browser_secret, scanned.code, source=SOURCE
-        )
-    with container.reading() as session:
-        _, challenge = container.login(session).app_state(
-            login_id, nonce=login_nonce, device_id=device.id
-        )
-    assert challenge is not None
-    with container.unit_of_work() as session:
-        container.login(session).answer(
-            login_id,
+    confirmed = confirmed_login(container, device_id=device.id, app=app)
+    asyncio.run(
+        container.logins.answer(
+            confirmed.login_id,
             device_id=device.id,
             decision="approve",
             pin=PIN,
-            signature=app.sign("zorgid-login-v1", login_id, challenge, "approve"),
+            signature=confirmed.approval(),
             source=SOURCE,
         )
-    with container.unit_of_work() as session:
-        return (
-            container.login(session).complete(login_id, started.browser_secret, source=SOURCE).token
+    )
+    new, _ = asyncio.run(
+        container.logins.complete(confirmed.login_id, confirmed.browser_secret, source=SOURCE)
+    )
+    return new.token
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfirmedLogin:
+    """A login whose browser typed the app's code: the app may now answer."""
+
+    login_id: str
+    browser_secret: str
+    challenge: str
+    app: App
+
+    def approval(self) -> str:
+        """The app's signature over an approval of this login."""
+        return self.app.sign("zorgid-login-v1", self.login_id, self.challenge, "approve")
+
+
+def confirmed_login(container: Container, *, device_id: str, app: App) -> ConfirmedLogin:
+    """Start a login, scan it with ``app`` and type its code, as browser and app do."""
+    logins = container.logins
+    started = asyncio.run(logins.start(client_ip=SOURCE, user_agent="pytest"))
+    login_id = started.login_id
+    nonce = started.qr_text.split("#", 1)[1]
+    scanned = asyncio.run(
+        logins.scan(
+            login_id,
+            nonce=nonce,
+            device_id=device_id,
+            signature=app.sign("zorgid-login-scan-v1", login_id, nonce, device_id),
         )
+    )
+    asyncio.run(logins.enter_code(login_id, started.browser_secret, scanned.code, source=SOURCE))
+    _, challenge = asyncio.run(logins.app_state(login_id, nonce=nonce, device_id=device_id))
+    assert challenge is not None
+    return ConfirmedLogin(login_id, started.browser_secret, challenge, app)
 
 
 @contextlib.contextmanager

@@ -244,4 +244,4 @@ def registration(settings: Settings, clock: ManualClock, tmp_path: Path) -> Iter
     try:
         yield world
     finally:
-        world.container.engine.dispose()
+        world.container.close()

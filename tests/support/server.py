@@ -197,7 +197,7 @@ def start_live(
     try:
         yield from _served(container, sock, Live(url, container, clock))
     finally:
-        container.engine.dispose()
+        container.close()
 
 
 def _served(container: Container, sock: socket.socket, live: Live) -> Iterator[Live]:

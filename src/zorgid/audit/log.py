@@ -14,10 +14,11 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 
 from zorgid.audit.models import AuditEvent, AuditHead
 from zorgid.db.base import table
+from zorgid.db.raw import SessionTx
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -25,13 +26,18 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from zorgid.core.clock import Clock
+    from zorgid.db.raw import Tx
 
 GENESIS = "0" * 64
 EVENTS = table(AuditEvent)
 HEAD = table(AuditHead)
-# Built once: appending is on every login's path, so it uses plain statements, not the ORM.
-_LOCK_HEAD = select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
-_MOVE_HEAD = update(HEAD).where(HEAD.c.id == 1)
+# Appending is on every login's path: plain SQL (see zorgid.db.raw), no ORM.
+_HEAD = "SELECT seq, hash FROM audit_head WHERE id = 1"
+_INSERT_EVENT = (
+    "INSERT INTO audit_events (seq, at, action, actor, subject, source, details, prev_hash, hash)"
+    " VALUES (:seq, :at, :action, :actor, :subject, :source, :details, :prev_hash, :hash)"
+)
+_MOVE_HEAD = "UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"
 
 
 def event_hash(prev_hash: str, event: AuditEvent | dict[str, Any]) -> str:
@@ -55,6 +61,48 @@ def event_hash(prev_hash: str, event: AuditEvent | dict[str, Any]) -> str:
     return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
 
 
+def append(  # noqa: PLR0913 - the fields of an event
+    tx: Tx,
+    *,
+    at: dt.datetime,
+    action: str,
+    actor: str,
+    subject: str,
+    source: str,
+    details: dict[str, object] | None = None,
+) -> int:
+    """Append one event in ``tx`` (inside its ``atomic()`` block) and return its number."""
+    # The migration made the head row; it is never deleted (verify_chain reports it if so).
+    head = tx.one(_HEAD + tx.row_lock)
+    if head is None:
+        msg = "the audit log has no head row: run `zorgid init`"
+        raise RuntimeError(msg)
+    seq, prev = int(head[0]) + 1, str(head[1])
+    values: dict[str, Any] = {
+        "seq": seq,
+        "at": at.replace(microsecond=0),
+        "action": action,
+        "actor": actor,
+        "subject": subject,
+        "source": source,
+        "details": details or {},
+    }
+    digest = event_hash(prev, values)
+    row = {
+        **values,
+        "at": tx.time(values["at"]),
+        "details": tx.json(values["details"]),
+        "prev_hash": prev,
+        "hash": digest,
+    }
+    if tx.dialect == "postgresql":  # one round trip for both
+        tx.execute(f"WITH event AS ({_INSERT_EVENT}) {_MOVE_HEAD}", row)
+    else:
+        tx.execute(_INSERT_EVENT, row)
+        tx.execute(_MOVE_HEAD, row)
+    return seq
+
+
 class AuditLog:
     """Appends events inside the caller's transaction (they commit or vanish with it)."""
 
@@ -75,24 +123,15 @@ class AuditLog:
 
         Call it last in a transaction, so that the head stays locked briefly.
         """
-        connection = self._session.connection()
-        # The migration made the head row; it is never deleted (verify_chain reports it if so).
-        head = connection.execute(_LOCK_HEAD).one()
-        seq: int = head.seq
-        prev: str = head.hash
-        values: dict[str, Any] = {
-            "seq": seq + 1,
-            "at": self._clock.now().replace(microsecond=0),
-            "action": action,
-            "actor": actor,
-            "subject": subject,
-            "source": source,
-            "details": details or {},
-        }
-        digest = event_hash(prev, values)
-        connection.execute(insert(EVENTS), {**values, "prev_hash": prev, "hash": digest})
-        connection.execute(_MOVE_HEAD, {"seq": seq + 1, "hash": digest})
-        return seq + 1
+        return append(
+            SessionTx(self._session),
+            at=self._clock.now(),
+            action=action,
+            actor=actor,
+            subject=subject,
+            source=source,
+            details=details,
+        )
 
     def recent(
         self, limit: int, *, before: int | None = None, subject: str | None = None

@@ -403,7 +403,7 @@ class DemoService:
     def stop(self) -> None:
         """Stop the mailbox and close the database."""
         self.catcher.stop()
-        self.container.engine.dispose()
+        self.container.close()
 
 
 def _demo_organisation(files: DemoFiles) -> tuple[str, str]:

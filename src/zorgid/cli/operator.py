@@ -43,7 +43,7 @@ def identity_work(settings: Settings) -> Iterator[IdentityService]:
         with container.unit_of_work() as session:
             yield container.identity(session)
     finally:
-        container.engine.dispose()
+        container.close()
 
 
 @click.group(name="operator")

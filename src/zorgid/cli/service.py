@@ -94,7 +94,7 @@ def init(data_dir: Path | None, database_url: str | None, lang: str | None) -> N
     with out.reporting():
         settings = load_settings(data_dir, database_url)
         container = open_container(settings, create_keys=True, migrate=True)
-        container.engine.dispose()
+        container.close()
         out.say(
             N_(
                 "Ready: database {url}, keys in {keys}. Keep the keys apart from the database "
@@ -119,7 +119,7 @@ def db_upgrade(data_dir: Path | None, database_url: str | None, lang: str | None
     with out.reporting():
         settings = load_settings(data_dir, database_url)
         container = open_container(settings, create_keys=True, migrate=True)
-        container.engine.dispose()
+        container.close()
         out.say(N_("The database is up to date."))
 
 

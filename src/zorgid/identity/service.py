@@ -13,16 +13,24 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import delete, select, update
 
 from zorgid.core.i18n import N_
 from zorgid.core.protocol import activation_string, status_string
 from zorgid.core.tokens import hash_token, new_id, new_token, same_token
-from zorgid.db.base import table
+from zorgid.db.raw import SessionTx
 from zorgid.identity.devicekeys import (
     b64decode,
     load_device_key,
     verify_device_signature,
+)
+from zorgid.identity.devices import (
+    PinPolicy,
+    Profile,
+    check_pin,
+    read_device,
+    read_profile,
+    refuse_unusable,
 )
 from zorgid.identity.errors import (
     ActivationError,
@@ -31,14 +39,10 @@ from zorgid.identity.errors import (
     ActivationUnknownError,
     ActivationUsedError,
     BadRequestError,
-    DeviceBlockedError,
-    DeviceRevokedError,
     DeviceUnknownError,
     PersonExistsError,
     PersonInvalidError,
     PersonUnknownError,
-    PinWaitError,
-    PinWrongError,
 )
 from zorgid.identity.models import (
     ActivationCode,
@@ -49,7 +53,7 @@ from zorgid.identity.models import (
     Person,
     Role,
 )
-from zorgid.identity.pin import check_pin_format, pin_mac, pin_matches
+from zorgid.identity.pin import check_pin_format, pin_mac
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -64,56 +68,6 @@ STATUS_WINDOW = dt.timedelta(minutes=2)
 MAX_NAME = 200
 MAX_EMAIL = 320
 MAX_ID_LENGTH = 32
-
-
-DEVICES = table(Device)
-# Built once: the PIN check is on every login's path, so it uses plain statements.
-_DEVICE = select(
-    DEVICES.c.id,
-    DEVICES.c.person_id,
-    DEVICES.c.public_key,
-    DEVICES.c.status,
-    DEVICES.c.pin_salt,
-    DEVICES.c.pin_mac,
-    DEVICES.c.pin_failures,
-    DEVICES.c.pin_next_try_at,
-).where(DEVICES.c.id == bindparam("id"))
-_DEVICE_FOR_UPDATE = _DEVICE.with_for_update()
-_UPDATE_DEVICE = update(DEVICES).where(DEVICES.c.id == bindparam("key"))
-_PERSONS, _MEMBERSHIPS, _ORGANISATIONS = (
-    Person.__table__,
-    Membership.__table__,
-    Organisation.__table__,
-)
-_PROFILE = (
-    select(
-        _PERSONS.c.name,
-        _MEMBERSHIPS.c.role,
-        _ORGANISATIONS.c.ura,
-        _ORGANISATIONS.c.name.label("organisation"),
-    )
-    .select_from(
-        _PERSONS.outerjoin(_MEMBERSHIPS, _MEMBERSHIPS.c.person_id == _PERSONS.c.id).outerjoin(
-            _ORGANISATIONS, _ORGANISATIONS.c.id == _MEMBERSHIPS.c.organisation_id
-        )
-    )
-    .where(_PERSONS.c.id == bindparam("id"))
-    .order_by(_MEMBERSHIPS.c.id)
-)
-
-
-@dataclass(frozen=True)
-class DeviceRow:
-    """What a login needs of a device: its key and its PIN state (a locked row)."""
-
-    id: str
-    person_id: str
-    public_key: bytes
-    status: DeviceStatus
-    pin_salt: bytes
-    pin_mac: bytes
-    pin_failures: int
-    pin_next_try_at: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -372,7 +326,7 @@ class IdentityService:
         if device is None:
             raise DeviceUnknownError
         if usable:
-            _refuse_unusable(device)
+            refuse_unusable(device.status)
         return device
 
     def device_status(self, device_id: str, *, timestamp: str, signature: str) -> Device:
@@ -395,91 +349,17 @@ class IdentityService:
         )
         return device
 
-    def device_row(self, device_id: str, *, lock: bool) -> DeviceRow:
-        """The device's key and PIN state, locked for this transaction unless ``lock`` is off.
-
-        PostgreSQL locks the row (``FOR UPDATE``); SQLite's transaction holds the write lock.
-        Lock order, to rule out deadlocks between steps: the login row first, then the device.
-        """
-        statement = _DEVICE_FOR_UPDATE if lock else _DEVICE
-        row = (
-            self._session.connection().execute(statement, {"id": device_id}).one_or_none()
-            if len(device_id) <= MAX_ID_LENGTH
-            else None
-        )
-        if row is None:
-            raise DeviceUnknownError
-        device = DeviceRow(*row)
-        _refuse_unusable(device)
-        return device
-
     def check_pin(self, device_id: str, pin: str, *, source: str) -> None:
-        """Check the PIN of a device (locking it): see :meth:`check_pin_of`."""
-        self.check_pin_of(self.device_row(device_id, lock=True), pin, source=source)
-
-    def check_pin_of(self, device: DeviceRow, pin: str, *, source: str) -> None:
-        """Reserve an attempt, then compare: a race cannot squeeze in an extra guess.
-
-        ``device`` must come from :meth:`device_row` (locked) in this transaction: the count
-        read under that lock is the count written here, whatever runs concurrently.
-        """
-        settings = self._settings
-        now = self._clock.now()
-        remaining = settings.pin_max_failures - device.pin_failures
-        if device.pin_next_try_at is not None and device.pin_next_try_at > now:
-            wait = int((device.pin_next_try_at - now).total_seconds() + 0.999)
-            subject = f"device:{device.id}"
-            self._audit.record(
-                "pin.refused",
-                actor=subject,
-                subject=subject,
-                source=source,
-                details={"reason": "wait", "retry_after": wait},
-            )
-            raise PinWaitError(retry_after=wait, remaining_attempts=remaining)
-        failures = device.pin_failures + 1
-        connection = self._session.connection()
-        if pin_matches(self._pin_key, device.id, device.pin_salt, pin, device.pin_mac):
-            connection.execute(
-                _UPDATE_DEVICE,
-                {"key": device.id, "pin_failures": 0, "pin_next_try_at": None, "last_used_at": now},
-            )
-            return
-        subject = f"device:{device.id}"
-        if failures >= settings.pin_max_failures:
-            connection.execute(
-                _UPDATE_DEVICE,
-                {
-                    "key": device.id,
-                    "pin_failures": failures,
-                    "pin_next_try_at": None,
-                    "status": DeviceStatus.BLOCKED,
-                },
-            )
-            self._audit.record(
-                "device.blocked",
-                actor=subject,
-                subject=subject,
-                source=source,
-                details={"failures": failures},
-            )
-            raise DeviceBlockedError("too many wrong PINs")
-        next_try = None
-        if failures >= settings.pin_free_tries:
-            delay = settings.pin_backoff_seconds * 2 ** (failures - settings.pin_free_tries)
-            next_try = now + dt.timedelta(seconds=delay)
-        connection.execute(
-            _UPDATE_DEVICE,
-            {"key": device.id, "pin_failures": failures, "pin_next_try_at": next_try},
-        )
-        self._audit.record(
-            "pin.wrong",
-            actor=subject,
-            subject=subject,
+        """Check the PIN of a device in this unit of work (see :func:`devices.check_pin`)."""
+        tx = SessionTx(self._session)
+        check_pin(
+            tx,
+            read_device(tx, device_id),
+            pin,
+            policy=PinPolicy.of(self._settings, self._pin_key),
+            now=self._clock.now(),
             source=source,
-            details={"failures": failures},
         )
-        raise PinWrongError(remaining_attempts=settings.pin_max_failures - failures)
 
     def purge(self, *, before: dt.datetime) -> int:
         """Delete activation codes that expired before ``before``; how many."""
@@ -510,56 +390,5 @@ class IdentityService:
         )
 
     def profile(self, person_id: str) -> Profile:
-        """A person's name and roles, in one query (on every login's path)."""
-        rows = self._session.connection().execute(_PROFILE, {"id": person_id}).all()
-        if not rows:
-            raise DeviceUnknownError("person vanished")
-        return Profile(
-            person_id=person_id,
-            name=rows[0].name,
-            memberships=tuple(
-                MembershipView(role=row.role, ura=row.ura, organisation=row.organisation)
-                for row in rows
-                if row.role is not None
-            ),
-        )
-
-
-def _refuse_unusable(device: Device | DeviceRow) -> None:
-    if device.status is DeviceStatus.BLOCKED:
-        raise DeviceBlockedError
-    if device.status is DeviceStatus.REVOKED:
-        raise DeviceRevokedError
-
-
-@dataclass(frozen=True)
-class MembershipView:
-    """One role of a person, for display."""
-
-    role: Role
-    ura: str | None
-    organisation: str | None
-
-
-@dataclass(frozen=True)
-class Profile:
-    """What the app shows under "ID" and the portal on its home page."""
-
-    person_id: str
-    name: str
-    memberships: tuple[MembershipView, ...]
-
-    def as_json(self) -> dict[str, object]:
-        """The ``person`` and ``memberships`` of the app API (docs/protocol.md)."""
-        return {
-            "person": {"name": self.name},
-            "memberships": [
-                {
-                    "role": m.role.value,
-                    "organisation": (
-                        {"ura": m.ura, "name": m.organisation} if m.ura is not None else None
-                    ),
-                }
-                for m in self.memberships
-            ],
-        }
+        """A person's name and roles, in one query."""
+        return read_profile(SessionTx(self._session), person_id)

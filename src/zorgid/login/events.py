@@ -19,22 +19,19 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import event, text
-
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
-
-    from sqlalchemy.orm import Session
 
 CHANNEL = "zorgid_login"
 log = logging.getLogger("zorgid.login.events")
 
 
 class Subscription:
-    """A waiter's wake-up flag for one login."""
+    """A waiter's wake-up flag for one login (lives in the event loop's thread)."""
 
     def __init__(self) -> None:
-        self._event = asyncio.Event()
+        self._woken = False
+        self._waiter: asyncio.Future[bool] | None = None
         #: The state carried by the latest notification ("" when it carried none).
         self.state = ""
 
@@ -42,24 +39,39 @@ class Subscription:
         """Mark that something changed (to ``state``, when known)."""
         if state:
             self.state = state
-        self._event.set()
+        self._woken = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(True)
 
     async def wait(self, seconds: float) -> bool:
-        """Wait for a change (True) or the timeout (False); then re-arm."""
-        try:
-            await asyncio.wait_for(self._event.wait(), seconds)
-        except TimeoutError:
-            return False
-        finally:
-            self._event.clear()
-        return True
+        """Wait for a change (True) or the timeout (False); then re-arm.
+
+        A bare future and a timer, not ``asyncio.wait_for``: the waiter runs in the loop's
+        very next round after the wake-up, which keeps the browser's event prompt under load.
+        """
+        if not self._woken:
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(seconds, _time_up, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        woken, self._woken = self._woken, False
+        return woken
+
+
+def _time_up(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
 
 
 class LoginEvents(Protocol):
     """Announce changes of logins and wait for them."""
 
-    def publish(self, session: Session, login_id: str, state: str) -> None:
-        """Announce, once ``session`` commits, that ``login_id`` is now in ``state``."""
+    def notify(self, login_id: str, state: str = "") -> None:
+        """Wake this process's waiters of ``login_id`` (from any thread), after the commit."""
         ...
 
     def subscribe(self, login_id: str) -> contextlib.AbstractContextManager[Subscription]:
@@ -106,14 +118,17 @@ class LocalEvents:
                 if not waiters:
                     del self._waiters[login_id]
 
-    def publish(self, session: Session, login_id: str, state: str) -> None:
-        """Wake this login's waiters once ``session`` commits."""
-        event.listen(session, "after_commit", lambda _s: self.notify(login_id, state), once=True)
-
     def notify(self, login_id: str, state: str = "") -> None:
         """Wake the waiters of ``login_id`` (from any thread)."""
         loop = self._loop
         if loop is None or login_id not in self._waiters:
+            return
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is loop:  # a step that ran on the event loop itself: wake now
+            self._wake(login_id, state)
             return
         try:
             loop.call_soon_threadsafe(self._wake, login_id, state)
@@ -149,13 +164,6 @@ class PostgresEvents(LocalEvents):
                 await self._task
             self._task = None
         await super().stop()
-
-    def publish(self, session: Session, login_id: str, state: str) -> None:
-        """NOTIFY within the changing transaction: delivered at commit, dropped on rollback."""
-        session.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": CHANNEL, "payload": f"{login_id} {state}"},
-        )
 
     async def _listen(self) -> None:
         import psycopg  # noqa: PLC0415 - only PostgreSQL deployments need the async driver

@@ -1,26 +1,44 @@
 """QR login: a browser waits, an app scans, the person types the app's code, then approves.
 
-Every step locks the login row first (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
-transaction holds the write lock), so each transition happens once, however many requests race.
-See docs/protocol.md for the messages and the states. The steps are on the path of every login
-of the country, so they use prebuilt SQL statements rather than the ORM's unit of work.
+Each step is a function of a :class:`~zorgid.db.raw.Tx` (plain SQL, no ORM: these steps are on
+the path of every login of the country). A step reads the login, decides, and changes it with a
+compare-and-set (``UPDATE ... WHERE`` the state, attempts and code it read), so each transition
+happens once, however many requests race: a lost race re-runs the step, locking
+(:mod:`zorgid.db.raw`). Changes that belong together (an approval, its PIN attempt and its audit
+event) commit together. See docs/protocol.md for the messages and the states.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import delete, or_
 
+from zorgid.audit.log import append
 from zorgid.core.i18n import N_
 from zorgid.core.protocol import answer_string, scan_string
 from zorgid.core.tokens import hash_token, new_digits, new_id, new_token, same_token
 from zorgid.db.base import table
+from zorgid.db.raw import ConflictError, read_time
 from zorgid.identity.devicekeys import load_device_key, verify_device_signature
-from zorgid.identity.errors import BadRequestError, DeviceBlockedError
-from zorgid.identity.models import Device, DeviceStatus
+from zorgid.identity.devices import (
+    DEVICE_COLUMNS,
+    MAX_ID_LENGTH,
+    PROFILE_COLUMNS,
+    PROFILE_JOINS,
+    DeviceRow,
+    PinPolicy,
+    Profile,
+    check_pin,
+    profile_of,
+    read_device,
+    read_profile,
+)
+from zorgid.identity.errors import BadRequestError, DeviceBlockedError, DeviceUnknownError
+from zorgid.identity.models import DeviceStatus
 from zorgid.login.errors import (
     LoginCodeWrongError,
     LoginExpiredError,
@@ -30,20 +48,62 @@ from zorgid.login.errors import (
     LoginUnknownError,
     SessionInvalidError,
 )
+from zorgid.login.events import CHANNEL
 from zorgid.login.models import LoginSession, LoginState, PortalSession
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.orm import Session
 
-    from zorgid.audit.log import AuditLog
     from zorgid.core.clock import Clock
-    from zorgid.identity.service import IdentityService, Profile
+    from zorgid.db.raw import RawDatabase, Row, Tx
     from zorgid.login.events import LoginEvents
     from zorgid.settings import Settings
 
+T = TypeVar("T")
 FINAL_STATES = frozenset({LoginState.COMPLETED, LoginState.DECLINED, LoginState.FAILED})
 CODE_DIGITS = 6
-MAX_ID_LENGTH = 32  # longer identifiers are not ours: refuse them before any query
+
+_LOGIN_COLUMNS = (
+    "l.id, l.browser_hash, l.nonce_hash, l.challenge, l.code_hash, l.code_attempts, l.state, "
+    "l.device_id, l.person_id, l.client_ip, l.user_agent, l.created_at, l.expires_at"
+)
+_LOGIN = f"SELECT {_LOGIN_COLUMNS} FROM login_sessions l WHERE l.id = :id"
+#: The login and a device in one round trip (the device of ``:device``, or the login's own).
+_LOGIN_AND_DEVICE = (
+    f"SELECT {_LOGIN_COLUMNS}, {DEVICE_COLUMNS} FROM login_sessions l "
+    "LEFT OUTER JOIN devices d ON d.id = COALESCE(:device, l.device_id) WHERE l.id = :id"
+)
+_INSERT_LOGIN = (
+    "INSERT INTO login_sessions (id, browser_hash, nonce_hash, challenge, code_hash, "
+    "code_attempts, state, device_id, person_id, client_ip, user_agent, created_at, expires_at) "
+    "VALUES (:id, :browser_hash, :nonce_hash, :challenge, NULL, 0, 'pending', NULL, NULL, "
+    ":client_ip, :user_agent, :created_at, :expires_at)"
+)
+#: Compare-and-set: the row must still be as the step read it.
+_SEEN = (
+    " WHERE id = :id AND state = :seen_state AND code_attempts = :seen_attempts"
+    " AND COALESCE(code_hash, '') = :seen_code"
+)
+_INSERT_PORTAL = (
+    "INSERT INTO portal_sessions (token_hash, person_id, device_id, created_at, expires_at, "
+    "ended_at) VALUES (:token_hash, :person_id, :device_id, :created_at, :expires_at, NULL)"
+)
+# A session lasts only as long as the device that opened it is active: revoking or blocking a
+# phone ends its sessions too.
+_PORTAL_PERSON = (
+    f"SELECT s.person_id, s.expires_at, s.ended_at, d.status, {PROFILE_COLUMNS} "
+    "FROM portal_sessions s JOIN devices d ON d.id = s.device_id "
+    f"JOIN persons p ON p.id = s.person_id {PROFILE_JOINS} "
+    "WHERE s.token_hash = :token_hash ORDER BY m.id"
+)
+_END_PORTAL = (
+    "UPDATE portal_sessions SET ended_at = :now WHERE token_hash = :token_hash "
+    "AND ended_at IS NULL RETURNING person_id"
+)
+LOGINS = table(LoginSession)
+PORTAL = table(PortalSession)
 
 
 @dataclass(frozen=True)
@@ -78,21 +138,6 @@ class NewPortalSession:
     person_id: str
 
 
-LOGINS = table(LoginSession)
-PORTAL = table(PortalSession)
-_LOGIN = select(*LOGINS.c).where(LOGINS.c.id == bindparam("id"))
-_LOGIN_FOR_UPDATE = _LOGIN.with_for_update()
-_UPDATE_LOGIN = update(LOGINS).where(LOGINS.c.id == bindparam("key"))
-_DEVICES = table(Device)
-# A session lasts only as long as the device that opened it is active: revoking or blocking a
-# phone ends its sessions too.
-_PORTAL_PERSON = (
-    select(PORTAL.c.person_id, PORTAL.c.expires_at, PORTAL.c.ended_at, _DEVICES.c.status)
-    .join(_DEVICES, _DEVICES.c.id == PORTAL.c.device_id)
-    .where(PORTAL.c.token_hash == bindparam("token_hash"))
-)
-
-
 @dataclass(frozen=True)
 class LoginRow:
     """One login as read from its row."""
@@ -111,52 +156,84 @@ class LoginRow:
     created_at: dt.datetime
     expires_at: dt.datetime
 
+    @classmethod
+    def of(cls, row: Row) -> LoginRow:
+        """The login in the first columns of ``row``."""
+        created_at, expires_at = read_time(row[11]), read_time(row[12])
+        if created_at is None or expires_at is None:  # pragma: no cover - NOT NULL columns
+            raise LoginUnknownError("login without times")
+        return cls(
+            id=row[0],
+            browser_hash=row[1],
+            nonce_hash=row[2],
+            challenge=row[3],
+            code_hash=row[4],
+            code_attempts=row[5],
+            state=LoginState(row[6]),
+            device_id=row[7],
+            person_id=row[8],
+            client_ip=row[9],
+            user_agent=row[10],
+            created_at=created_at,
+            expires_at=expires_at,
+        )
+
+
+def purge_logins(session: Session, *, before: dt.datetime) -> int:
+    """Delete logins and portal sessions that ended before ``before``; how many rows."""
+    connection = session.connection()
+    logins = connection.execute(delete(LOGINS).where(LOGINS.c.expires_at < before))
+    sessions = connection.execute(
+        delete(PORTAL).where(or_(PORTAL.c.expires_at < before, PORTAL.c.ended_at < before))
+    )
+    return int(logins.rowcount) + int(sessions.rowcount)
+
 
 class LoginService:
-    """The steps of a QR login, in one database session."""
+    """The steps of a QR login; each runs as one step of the raw database."""
 
-    def __init__(  # noqa: PLR0913 - the collaborators of a login step
+    def __init__(
         self,
         *,
-        session: Session,
+        db: RawDatabase,
         clock: Clock,
         settings: Settings,
-        identity: IdentityService,
+        pin_key: bytes,
         events: LoginEvents,
-        audit: AuditLog,
     ) -> None:
-        self._session = session
+        self._db = db
         self._clock = clock
         self._settings = settings
-        self._identity = identity
+        self._pin = PinPolicy.of(settings, pin_key)
         self._events = events
-        self._audit = audit
+
+    async def _call(self, step: Callable[[Tx], T], *, write: bool) -> T:
+        return await self._db.call(step, write=write)
 
     # -- browser ----------------------------------------------------------------------------
 
-    def start(self, *, client_ip: str, user_agent: str) -> StartedLogin:
+    async def start(self, *, client_ip: str, user_agent: str) -> StartedLogin:
         """A new login for a browser that is not logged in."""
         now = self._clock.now()
         login_id, nonce, secret = new_id(), new_token(), new_token()
         expires_at = now + dt.timedelta(seconds=self._settings.login_ttl_seconds)
-        self._session.connection().execute(
-            insert(LOGINS),
-            {
-                "id": login_id,
-                "browser_hash": hash_token(secret),
-                "nonce_hash": hash_token(nonce),
-                "challenge": new_token(32),
-                "code_hash": None,
-                "code_attempts": 0,
-                "state": LoginState.PENDING,
-                "device_id": None,
-                "person_id": None,
-                "client_ip": client_ip[:64],
-                "user_agent": user_agent[:300],
-                "created_at": now,
-                "expires_at": expires_at,
-            },
-        )
+
+        def step(tx: Tx) -> None:
+            tx.execute(
+                _INSERT_LOGIN,
+                {
+                    "id": login_id,
+                    "browser_hash": hash_token(secret),
+                    "nonce_hash": hash_token(nonce),
+                    "challenge": new_token(32),
+                    "client_ip": client_ip[:64],
+                    "user_agent": user_agent[:300],
+                    "created_at": tx.time(now),
+                    "expires_at": tx.time(expires_at),
+                },
+            )
+
+        await self._call(step, write=True)
         return StartedLogin(
             login_id=login_id,
             browser_secret=secret,
@@ -164,115 +241,172 @@ class LoginService:
             expires_at=expires_at,
         )
 
-    def browser_state(self, login_id: str, browser_secret: str) -> LoginState | str:
+    async def browser_state(self, login_id: str, browser_secret: str) -> LoginState | str:
         """The login's state as its browser may see it (``"expired"`` when time ran out)."""
-        login = self._for_browser(login_id, browser_secret, lock=False)
-        return self._visible_state(login)
 
-    def enter_code(self, login_id: str, browser_secret: str, code: str, *, source: str) -> None:
+        def step(tx: Tx) -> LoginState | str:
+            return self._visible_state(self._for_browser(tx, login_id, browser_secret))
+
+        return await self._call(step, write=False)
+
+    async def enter_code(
+        self, login_id: str, browser_secret: str, code: str, *, source: str
+    ) -> None:
         """The browser types the code the app shows; a few wrong codes end the login."""
-        login = self._for_browser(login_id, browser_secret, lock=True)
-        self._refuse_expired(login)
-        if login.state is not LoginState.SCANNED:
-            raise LoginStateError(state=login.state.value)
         typed = "".join(code.split())
-        if (
-            login.code_hash is not None
-            and len(typed) == CODE_DIGITS
-            and same_token(typed, login.code_hash)
-        ):
-            self._move(login, LoginState.CONFIRMED)
-            return
-        attempts = login.code_attempts + 1
-        remaining = self._settings.login_code_tries - attempts
-        if remaining <= 0:
-            self._move(login, LoginState.FAILED, code_attempts=attempts)
-            self._audit.record(
-                "login.failed",
-                actor="anonymous",
-                subject=f"login:{login.id}",
-                source=source,
-                details={"reason": "wrong codes", "device": login.device_id},
-            )
-            raise LoginFailedError("too many wrong codes")
-        self._update(login, code_attempts=attempts)
-        raise LoginCodeWrongError(remaining_attempts=remaining)
 
-    def complete(self, login_id: str, browser_secret: str, *, source: str) -> NewPortalSession:
-        """Give an approved login's browser a brand-new portal session (once)."""
-        login = self._for_browser(login_id, browser_secret, lock=True)
-        if login.state is not LoginState.APPROVED:
+        def step(tx: Tx) -> None:
+            login = self._for_browser(tx, login_id, browser_secret)
             self._refuse_expired(login)
-            raise LoginStateError(state=login.state.value)
-        if login.person_id is None or login.device_id is None:  # approved always sets both
-            raise LoginStateError(state=login.state.value)
-        now = self._clock.now()
-        if login.expires_at <= now:
-            raise LoginExpiredError
-        self._identity.device_row(login.device_id, lock=False)  # refuses a revoked or blocked one
+            if login.state is not LoginState.SCANNED:
+                raise LoginStateError(state=login.state.value)
+            if (
+                login.code_hash is not None
+                and len(typed) == CODE_DIGITS
+                and same_token(typed, login.code_hash)
+            ):
+                self._move(tx, login, LoginState.CONFIRMED)
+                return
+            attempts = login.code_attempts + 1
+            remaining = self._settings.login_code_tries - attempts
+            if remaining <= 0:
+                with tx.atomic():
+                    self._move(tx, login, LoginState.FAILED, code_attempts=attempts)
+                    append(
+                        tx,
+                        at=self._clock.now(),
+                        action="login.failed",
+                        actor="anonymous",
+                        subject=f"login:{login.id}",
+                        source=source,
+                        details={"reason": "wrong codes", "device": login.device_id},
+                    )
+                raise LoginFailedError("too many wrong codes")
+            self._move(tx, login, login.state, announce=False, code_attempts=attempts)
+            raise LoginCodeWrongError(remaining_attempts=remaining)
+
+        await self._call(step, write=True)
+
+    async def complete(
+        self,
+        login_id: str,
+        browser_secret: str,
+        *,
+        source: str,
+        also: Callable[[Tx, str], bool] | None = None,
+    ) -> tuple[NewPortalSession, bool]:
+        """Give an approved login's browser a brand-new portal session (once).
+
+        ``also(tx, person_id)`` runs in the same transaction; its answer comes back with the
+        session (the web layer asks whether the person's registration awaits this login).
+        """
         token = new_token(32)
-        expires_at = now + dt.timedelta(minutes=self._settings.session_ttl_minutes)
-        self._update(login, state=LoginState.COMPLETED)
-        self._session.connection().execute(
-            insert(PORTAL),
-            {
-                "token_hash": hash_token(token),
-                "person_id": login.person_id,
-                "device_id": login.device_id,
-                "created_at": now,
-                "expires_at": expires_at,
-                "ended_at": None,
-            },
-        )
-        self._audit.record(
-            "session.started",
-            actor=f"person:{login.person_id}",
-            subject=f"login:{login.id}",
-            source=source,
-            details={"device": login.device_id},
-        )
-        return NewPortalSession(token=token, expires_at=expires_at, person_id=login.person_id)
+
+        def step(tx: Tx) -> tuple[NewPortalSession, bool]:
+            login, device = self._login_and_device(tx, login_id, None)
+            if login is None or not same_token(browser_secret, login.browser_hash):
+                raise LoginUnknownError("unknown login or another browser")
+            if login.state is not LoginState.APPROVED:
+                self._refuse_expired(login)
+                raise LoginStateError(state=login.state.value)
+            if login.person_id is None or login.device_id is None:  # approved sets both
+                raise LoginStateError(state=login.state.value)
+            now = self._clock.now()
+            if login.expires_at <= now:
+                raise LoginExpiredError
+            if device is None:
+                raise DeviceUnknownError
+            device.usable()  # refuses a revoked or blocked one
+            expires_at = now + dt.timedelta(minutes=self._settings.session_ttl_minutes)
+            with tx.atomic():
+                self._move(tx, login, LoginState.COMPLETED, announce=False)
+                tx.execute(
+                    _INSERT_PORTAL,
+                    {
+                        "token_hash": hash_token(token),
+                        "person_id": login.person_id,
+                        "device_id": login.device_id,
+                        "created_at": tx.time(now),
+                        "expires_at": tx.time(expires_at),
+                    },
+                )
+                append(
+                    tx,
+                    at=now,
+                    action="session.started",
+                    actor=f"person:{login.person_id}",
+                    subject=f"login:{login.id}",
+                    source=source,
+                    details={"device": login.device_id},
+                )
+            more = also(tx, login.person_id) if also is not None else False
+            return NewPortalSession(
+                token=token, expires_at=expires_at, person_id=login.person_id
+            ), more
+
+        return await self._call(step, write=True)
 
     # -- app --------------------------------------------------------------------------------
 
-    def scan(self, login_id: str, *, nonce: str, device_id: str, signature: str) -> ScanResult:
+    async def scan(
+        self, login_id: str, *, nonce: str, device_id: str, signature: str
+    ) -> ScanResult:
         """An app scanned the QR: it (and only it) gets the code to show."""
-        # The device is only read here (its key and status); the login row is what changes.
-        device = self._identity.device_row(device_id, lock=False)
-        verify_device_signature(
-            load_device_key(device.public_key),
-            signature,
-            scan_string(login_id, nonce, device_id),
-        )
-        login = self._for_app(login_id, nonce)
-        self._refuse_expired(login)
-        if login.state is LoginState.PENDING or (
-            login.state is LoginState.SCANNED and login.device_id == device.id
-        ):
-            code = new_digits(CODE_DIGITS)
-            self._move(login, LoginState.SCANNED, device_id=device.id, code_hash=hash_token(code))
-            return ScanResult(
-                service_name=self._settings.service_name,
-                host=self._settings.public_host,
-                requested_at=login.created_at,
-                expires_at=login.expires_at,
-                client_ip=login.client_ip,
-                user_agent=login.user_agent,
-                code=code,
+
+        def step(tx: Tx) -> ScanResult:
+            login, device = self._login_and_device(tx, login_id, device_id)
+            if login is None:  # then the query told nothing of the device
+                device = read_device(tx, device_id)
+            if device is None:
+                raise DeviceUnknownError
+            device.usable()
+            verify_device_signature(
+                load_device_key(device.public_key),
+                signature,
+                scan_string(login_id, nonce, device_id),
             )
-        if login.device_id is not None and login.device_id != device.id:
-            raise LoginTakenError
-        raise LoginStateError(state=login.state.value)
+            if login is None or not same_token(nonce, login.nonce_hash):
+                raise LoginUnknownError("unknown login or wrong nonce")
+            self._refuse_expired(login)
+            if login.state is LoginState.PENDING or (
+                login.state is LoginState.SCANNED and login.device_id == device.id
+            ):
+                code = new_digits(CODE_DIGITS)
+                self._move(
+                    tx, login, LoginState.SCANNED, device_id=device.id, code_hash=hash_token(code)
+                )
+                return ScanResult(
+                    service_name=self._settings.service_name,
+                    host=self._settings.public_host,
+                    requested_at=login.created_at,
+                    expires_at=login.expires_at,
+                    client_ip=login.client_ip,
+                    user_agent=login.user_agent,
+                    code=code,
+                )
+            if login.device_id is not None and login.device_id != device.id:
+                raise LoginTakenError
+            raise LoginStateError(state=login.state.value)
 
-    def app_state(self, login_id: str, *, nonce: str, device_id: str) -> tuple[str, str | None]:
+        return await self._call(step, write=True)
+
+    async def app_state(
+        self, login_id: str, *, nonce: str, device_id: str
+    ) -> tuple[str, str | None]:
         """The state the scanning app waits on, and the challenge once it may answer."""
-        login = self._for_app(login_id, nonce, lock=False)
-        if login.device_id != device_id:
-            raise LoginUnknownError("not the scanning device")
-        state = self._visible_state(login)
-        return str(state), login.challenge if state == LoginState.CONFIRMED else None
 
-    def answer(  # noqa: PLR0913 - the fields of the protocol message
+        def step(tx: Tx) -> tuple[str, str | None]:
+            login = self._load(tx, login_id)
+            if login is None or not same_token(nonce, login.nonce_hash):
+                raise LoginUnknownError("unknown login or wrong nonce")
+            if login.device_id != device_id:
+                raise LoginUnknownError("not the scanning device")
+            state = self._visible_state(login)
+            return str(state), login.challenge if state == LoginState.CONFIRMED else None
+
+        return await self._call(step, write=False)
+
+    async def answer(  # noqa: PLR0913 - the fields of the protocol message
         self,
         login_id: str,
         *,
@@ -285,117 +419,186 @@ class LoginService:
         """The app approves (with PIN) or declines; returns the person's profile if approved."""
         if decision not in {"approve", "decline"}:
             raise BadRequestError("bad decision", reason=N_("the decision is approve or decline."))
-        login = self._load(login_id, lock=True)
-        if login is None or login.device_id != device_id:
-            raise LoginUnknownError("not the scanning device")
-        device = self._identity.device_row(device_id, lock=True)
-        self._refuse_expired(login)
-        allowed = {LoginState.CONFIRMED} | (
-            {LoginState.SCANNED} if decision == "decline" else set()
-        )
-        if login.state not in allowed:
-            raise LoginStateError(state=login.state.value)
-        # The challenge is handed out only once the browser typed the right code, so a
-        # signature over it shows the app answered this pairing. A decline signs the empty
-        # challenge (answer_string): it may come before the code, and it grants nothing.
-        verify_device_signature(
-            load_device_key(device.public_key),
-            signature,
-            answer_string(
-                login.id, login.challenge, "approve" if decision == "approve" else "decline"
-            ),
-        )
-        subject = f"login:{login.id}"
-        actor = f"device:{device.id}"
-        if decision == "decline":
-            self._move(login, LoginState.DECLINED)
-            self._audit.record("login.declined", actor=actor, subject=subject, source=source)
-            return None
-        if pin is None:
-            raise BadRequestError("no pin", reason=N_("the PIN is missing."))
-        try:
-            self._identity.check_pin_of(device, pin, source=source)
-        except DeviceBlockedError:
-            self._move(login, LoginState.FAILED)  # kept: the error keeps its changes
-            raise
-        self._move(login, LoginState.APPROVED, person_id=device.person_id)
-        self._audit.record(
-            "login.approved",
-            actor=actor,
-            subject=subject,
-            source=source,
-            details={"person": device.person_id},
-        )
-        return self._identity.profile(device.person_id)
+
+        def step(tx: Tx) -> Profile | None:
+            login, found = self._login_and_device(tx, login_id, device_id)
+            if login is None or login.device_id != device_id:
+                raise LoginUnknownError("not the scanning device")
+            if found is None:
+                raise DeviceUnknownError
+            device = found.usable()
+            self._refuse_expired(login)
+            allowed = {LoginState.CONFIRMED} | (
+                {LoginState.SCANNED} if decision == "decline" else set()
+            )
+            if login.state not in allowed:
+                raise LoginStateError(state=login.state.value)
+            # The challenge is handed out only once the browser typed the right code, so a
+            # signature over it shows the app answered this pairing. A decline signs the empty
+            # challenge (answer_string): it may come before the code, and it grants nothing.
+            verify_device_signature(
+                load_device_key(device.public_key),
+                signature,
+                answer_string(
+                    login.id, login.challenge, "approve" if decision == "approve" else "decline"
+                ),
+            )
+            subject = f"login:{login.id}"
+            actor = f"device:{device.id}"
+            now = self._clock.now()
+            if decision == "decline":
+                with tx.atomic():
+                    self._move(tx, login, LoginState.DECLINED)
+                    append(
+                        tx,
+                        at=now,
+                        action="login.declined",
+                        actor=actor,
+                        subject=subject,
+                        source=source,
+                    )
+                return None
+            if pin is None:
+                raise BadRequestError("no pin", reason=N_("the PIN is missing."))
+            with tx.atomic():
+                try:
+                    check_pin(tx, device, pin, policy=self._pin, now=now, source=source)
+                except DeviceBlockedError:
+                    self._move(tx, login, LoginState.FAILED)  # kept: the error keeps its changes
+                    raise
+                self._move(tx, login, LoginState.APPROVED, person_id=device.person_id)
+                append(
+                    tx,
+                    at=now,
+                    action="login.approved",
+                    actor=actor,
+                    subject=subject,
+                    source=source,
+                    details={"person": device.person_id},
+                )
+            return read_profile(tx, device.person_id)
+
+        return await self._call(step, write=True)
 
     # -- portal sessions --------------------------------------------------------------------
 
-    def portal_person(self, token: str) -> Profile:
+    async def portal_person(self, token: str) -> Profile:
         """Who holds a live portal session, or :class:`SessionInvalidError`."""
-        row = (
-            self._session.connection()
-            .execute(_PORTAL_PERSON, {"token_hash": hash_token(token)})
-            .one_or_none()
-        )
+        return await self._call(functools.partial(self._portal_person, token=token), write=False)
+
+    def portal_person_here(self, token: str) -> Profile:
+        """:meth:`portal_person` in this thread (for code that runs in a worker thread)."""
+        return self._db.run(functools.partial(self._portal_person, token=token), write=False)
+
+    def _portal_person(self, tx: Tx, *, token: str) -> Profile:
+        rows = tx.all(_PORTAL_PERSON, {"token_hash": hash_token(token)})
+        if not rows:
+            raise SessionInvalidError
+        person_id, expires_at, ended_at, status = rows[0][:4]
+        expiry = read_time(expires_at)
         if (
-            row is None
-            or row.ended_at is not None
-            or row.expires_at <= self._clock.now()
-            or row.status is not DeviceStatus.ACTIVE
+            ended_at is not None
+            or expiry is None
+            or expiry <= self._clock.now()
+            or status != DeviceStatus.ACTIVE.value
         ):
             raise SessionInvalidError
-        return self._identity.profile(row.person_id)
+        return profile_of(person_id, rows, 4)
 
-    def end_portal_session(self, token: str, *, source: str) -> None:
+    async def end_portal_session(self, token: str, *, source: str) -> None:
         """Log out: the session's cookie no longer works anywhere."""
-        ended = self._session.execute(
-            update(PortalSession)
-            .where(PortalSession.token_hash == hash_token(token), PortalSession.ended_at.is_(None))
-            .values(ended_at=self._clock.now())
-            .returning(PortalSession.person_id)
-        ).scalar_one_or_none()
-        if ended is not None:
-            self._audit.record(
-                "session.ended", actor=f"person:{ended}", subject=f"person:{ended}", source=source
-            )
+        now = self._clock.now()
 
-    def purge(self, *, before: dt.datetime) -> int:
-        """Delete logins and portal sessions that ended before ``before``; how many rows."""
-        connection = self._session.connection()
-        logins = connection.execute(delete(LOGINS).where(LOGINS.c.expires_at < before))
-        sessions = connection.execute(
-            delete(PORTAL).where(or_(PORTAL.c.expires_at < before, PORTAL.c.ended_at < before))
-        )
-        return int(logins.rowcount) + int(sessions.rowcount)
+        def step(tx: Tx) -> None:
+            with tx.atomic():
+                ended = tx.all(_END_PORTAL, {"now": tx.time(now), "token_hash": hash_token(token)})
+                if ended:
+                    person = ended[0][0]
+                    append(
+                        tx,
+                        at=now,
+                        action="session.ended",
+                        actor=f"person:{person}",
+                        subject=f"person:{person}",
+                        source=source,
+                    )
+
+        await self._call(step, write=True)
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _load(self, login_id: str, *, lock: bool) -> LoginRow | None:
+    def _load(self, tx: Tx, login_id: str) -> LoginRow | None:
         if len(login_id) > MAX_ID_LENGTH:
             return None
-        statement = _LOGIN_FOR_UPDATE if lock else _LOGIN
-        row = self._session.connection().execute(statement, {"id": login_id}).one_or_none()
-        return None if row is None else LoginRow(*row)
+        row = tx.one(_LOGIN + tx.for_update, {"id": login_id})
+        return None if row is None else LoginRow.of(row)
 
-    def _for_browser(self, login_id: str, secret: str, *, lock: bool) -> LoginRow:
-        login = self._load(login_id, lock=lock)
+    def _login_and_device(
+        self, tx: Tx, login_id: str, device_id: str | None
+    ) -> tuple[LoginRow | None, DeviceRow | None]:
+        """The login, and the device ``device_id`` (or the login's own when None).
+
+        Locking, the login is locked first and then the device (one lock order for every
+        step rules out deadlocks); otherwise one query reads both.
+        """
+        if len(login_id) > MAX_ID_LENGTH or (
+            device_id is not None and len(device_id) > MAX_ID_LENGTH
+        ):
+            return None, None
+        if tx.locking:
+            login = self._load(tx, login_id)
+            wanted = device_id if device_id is not None else (login.device_id if login else None)
+            if login is None or wanted is None:
+                return login, None
+            row = tx.one(
+                f"SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = :id{tx.for_update}",
+                {"id": wanted},
+            )
+            return login, None if row is None else DeviceRow.of(row)
+        row = tx.one(_LOGIN_AND_DEVICE, {"id": login_id, "device": device_id})
+        if row is None:
+            return None, None
+        return LoginRow.of(row), DeviceRow.of(row, 13)
+
+    def _for_browser(self, tx: Tx, login_id: str, secret: str) -> LoginRow:
+        login = self._load(tx, login_id)
         if login is None or not same_token(secret, login.browser_hash):
             raise LoginUnknownError("unknown login or another browser")
         return login
 
-    def _for_app(self, login_id: str, nonce: str, *, lock: bool = True) -> LoginRow:
-        login = self._load(login_id, lock=lock)
-        if login is None or not same_token(nonce, login.nonce_hash):
-            raise LoginUnknownError("unknown login or wrong nonce")
-        return login
-
-    def _update(self, login: LoginRow, **values: object) -> None:
-        self._session.connection().execute(_UPDATE_LOGIN, {"key": login.id, **values})
-
-    def _move(self, login: LoginRow, state: LoginState, **values: object) -> None:
-        """Change the state (the row is locked) and tell the waiters once it commits."""
-        self._update(login, state=state, **values)
-        self._events.publish(self._session, login.id, state.value)
+    def _move(
+        self, tx: Tx, login: LoginRow, state: LoginState, *, announce: bool = True, **values: object
+    ) -> None:
+        """Compare-and-set the login's row; tell the waiters once it commits (``announce``)."""
+        columns = {"state": state.value, **values}
+        update = (
+            "UPDATE login_sessions SET "
+            + ", ".join(f"{name} = :{name}" for name in columns)
+            + _SEEN
+        )
+        params = {
+            **columns,
+            "id": login.id,
+            "seen_state": login.state.value,
+            "seen_attempts": login.code_attempts,
+            "seen_code": login.code_hash or "",
+        }
+        if announce and tx.dialect == "postgresql":
+            # NOTIFY in the same statement: delivered to every node once it commits.
+            params["payload"] = f"{login.id} {state.value}"
+            moved = len(
+                tx.all(
+                    f"WITH moved AS ({update} RETURNING id) "
+                    f"SELECT pg_notify('{CHANNEL}', :payload) FROM moved",
+                    params,
+                )
+            )
+        else:
+            moved = tx.execute(update, params)
+            if announce:
+                tx.after_commit(functools.partial(self._events.notify, login.id, state.value))
+        if moved != 1:
+            raise ConflictError(login.id)
 
     def _visible_state(self, login: LoginRow) -> LoginState | str:
         if login.state not in FINAL_STATES and login.expires_at <= self._clock.now():

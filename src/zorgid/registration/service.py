@@ -74,6 +74,7 @@ if TYPE_CHECKING:
     from zorgid.applications.service import ApplicationService
     from zorgid.audit.log import AuditLog
     from zorgid.core.clock import Clock
+    from zorgid.db.raw import Tx
     from zorgid.identity.service import IdentityService
     from zorgid.mail.outbox import Outbox
     from zorgid.pki.trust import CertificateValidator
@@ -978,3 +979,16 @@ def _report(
             "environment": uzi.environment if uzi else None,
         },
     }
+
+
+def awaits_first_login(tx: Tx, person_id: str) -> bool:
+    """Whether ``person_id`` administers an approved request that their first login completes.
+
+    Asked on every login (a plain query on the login's own transaction); only a yes costs the
+    unit of work of :meth:`RegistrationService.first_login`.
+    """
+    row = tx.one(
+        "SELECT 1 FROM registration_requests WHERE admin_person_id = :person AND state = :state",
+        {"person": person_id, "state": S.APPROVED.value},
+    )
+    return row is not None

@@ -23,7 +23,7 @@ from zorgid.web.security import csrf_ok, csrf_token
 
 if TYPE_CHECKING:
     from zorgid.bootstrap import Container
-    from zorgid.identity.service import Profile
+    from zorgid.identity.devices import Profile
 
 SESSION_COOKIE = "zorgid_session"  # set by routes/portal.py after a completed QR login
 MAX_COOKIE = 200  # a session token is 43 characters; anything much longer is not ours
@@ -94,8 +94,7 @@ def visitor(request: Request) -> Visitor | None:
         return None
     container = container_of(request)
     try:
-        with container.reading() as session:
-            profile = container.login(session).portal_person(token)
+        profile = container.logins.portal_person_here(token)
     except SessionInvalidError:
         return None
     return Visitor(profile=profile, session_token=token)

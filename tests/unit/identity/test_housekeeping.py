@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import TYPE_CHECKING
 
@@ -47,12 +48,10 @@ def test_purge_deletes_only_what_expired_more_than_a_day_ago(
     container: Container, clock: ManualClock
 ) -> None:
     old = new_activation(container, email="old@zorgid.test")
-    with container.unit_of_work() as session:
-        container.login(session).start(client_ip="203.0.113.7", user_agent="test")
+    asyncio.run(container.logins.start(client_ip="203.0.113.7", user_agent="test"))
     clock.advance(2 * 24 * 3600)
     fresh = new_activation(container, email="fresh@zorgid.test")
-    with container.unit_of_work() as session:
-        container.login(session).start(client_ip="203.0.113.7", user_agent="test")
+    asyncio.run(container.logins.start(client_ip="203.0.113.7", user_agent="test"))
     assert container.purge_expired() == 2  # the old login and the old activation code
     with container.reading() as session:
         codes = set(session.scalars(select(ActivationCode.id)))

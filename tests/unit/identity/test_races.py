@@ -8,6 +8,7 @@ so that a database error ("database is locked", a serialisation failure) fails t
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 from collections import Counter
@@ -15,8 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import pytest
+from sqlalchemy import select
 
 from tests.support.identity import App, activated_device, count, enter_pin, new_activation, redeem
+from tests.support.portal import confirmed_login
+from zorgid.audit.log import verify_chain
+from zorgid.audit.models import AuditEvent
 from zorgid.db.engine import make_engine, make_session_factory
 from zorgid.errors import ZorgidError
 from zorgid.identity.models import ActivationCode, Device, DeviceStatus
@@ -76,6 +81,43 @@ def test_fifty_redemptions_of_one_code_register_exactly_one_device(wide: Contain
         assert code is not None
         assert code.device_id is not None
         assert code.failed_attempts == 0
+
+
+def test_fifty_wrong_pins_in_login_answers_at_once_use_only_the_three_free_tries(
+    container: Container,
+) -> None:
+    # The login's own path (zorgid.db.raw): on PostgreSQL optimistic compare-and-set with a
+    # locking retry, on SQLite the event loop's connection with a thread when the lock is taken.
+    app = App()
+    device = redeem(container, new_activation(container), app=app)
+    confirmed = confirmed_login(container, device_id=device.id, app=app)
+
+    def wrong_answer() -> None:
+        asyncio.run(
+            container.logins.answer(
+                confirmed.login_id,
+                device_id=device.id,
+                decision="approve",
+                pin="13579",
+                signature=confirmed.approval(),
+                source="203.0.113.7",
+            )
+        )
+
+    outcomes = _all_at_once(wrong_answer)
+
+    assert outcomes == {"pin_wrong": 3, "pin_wait": CROWD - 3}
+    with container.unit_of_work() as session:
+        stored = session.get(Device, device.id)
+        assert stored is not None
+        assert stored.pin_failures == 3
+        assert stored.status is DeviceStatus.ACTIVE
+        actions = Counter(session.scalars(select(AuditEvent.action)))
+    assert actions["pin.wrong"] == 3
+    assert actions["pin.refused"] == CROWD - 3
+    assert actions["login.approved"] == 0
+    with container.reading() as session:
+        assert verify_chain(session).intact
 
 
 def test_fifty_wrong_pins_at_once_use_only_the_three_free_tries(wide: Container) -> None:

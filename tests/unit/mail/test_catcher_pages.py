@@ -62,7 +62,7 @@ def client(tmp_path: Path, mail_catcher: MailCatcher) -> Iterator[Client]:
     try:
         yield Client(app)
     finally:
-        container.engine.dispose()
+        container.close()
 
 
 def _send(

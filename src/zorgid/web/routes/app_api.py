@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from zorgid.web.client import client_ip
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from zorgid.bootstrap import Container
 
 router = APIRouter(prefix="/api/app/v1")
@@ -124,20 +125,21 @@ def device_status(device_id: Id, body: StatusRequest, request: Request) -> dict[
 
 
 @router.post("/logins/{login_id}/scan")
-def scan(login_id: Id, body: ScanRequest, request: Request) -> dict[str, object]:
+async def scan(login_id: Id, body: ScanRequest, request: Request) -> JSONResponse:
     """The app scanned a login QR: who asks, and the code to type in the browser."""
     container = _container(request)
-    with container.unit_of_work() as session:
-        result = container.login(session).scan(
-            login_id, nonce=body.nonce, device_id=body.device_id, signature=body.signature
-        )
-    return {
-        "service": {"name": result.service_name, "host": result.host},
-        "requested_at": _zulu(result.requested_at),
-        "expires_at": _zulu(result.expires_at),
-        "browser": {"ip": result.client_ip, "user_agent": result.user_agent},
-        "code": result.code,
-    }
+    result = await container.logins.scan(
+        login_id, nonce=body.nonce, device_id=body.device_id, signature=body.signature
+    )
+    return JSONResponse(
+        {
+            "service": {"name": result.service_name, "host": result.host},
+            "requested_at": _zulu(result.requested_at),
+            "expires_at": _zulu(result.expires_at),
+            "browser": {"ip": result.client_ip, "user_agent": result.user_agent},
+            "code": result.code,
+        }
+    )
 
 
 @router.post("/logins/{login_id}/wait")
@@ -145,16 +147,13 @@ async def wait(login_id: Id, body: WaitRequest, request: Request) -> JSONRespons
     """Long poll until the browser typed the code (or the login ended)."""
     container = _container(request)
 
-    def read() -> tuple[str, str | None]:
-        with container.reading() as session:
-            return container.login(session).app_state(
-                login_id, nonce=body.nonce, device_id=body.device_id
-            )
+    def read() -> Awaitable[tuple[str, str | None]]:
+        return container.logins.app_state(login_id, nonce=body.nonce, device_id=body.device_id)
 
     deadline = time.monotonic() + WAIT_SECONDS
     with container.events.subscribe(login_id) as subscription:
         while True:
-            state, challenge = await run_in_threadpool(read)
+            state, challenge = await read()
             remaining = deadline - time.monotonic()
             if state != "scanned" or remaining <= 0:
                 break
@@ -166,21 +165,20 @@ async def wait(login_id: Id, body: WaitRequest, request: Request) -> JSONRespons
 
 
 @router.post("/logins/{login_id}/answer")
-def answer(login_id: Id, body: AnswerRequest, request: Request) -> dict[str, object]:
+async def answer(login_id: Id, body: AnswerRequest, request: Request) -> JSONResponse:
     """The app approves with the PIN and its device signature, or declines."""
     container = _container(request)
-    with container.unit_of_work() as session:
-        profile = container.login(session).answer(
-            login_id,
-            device_id=body.device_id,
-            decision=body.decision,
-            pin=body.pin,
-            signature=body.signature,
-            source=client_ip(request),
-        )
-        if profile is None:
-            return {"state": "declined"}
-        return {"state": "approved", **profile.as_json()}
+    profile = await container.logins.answer(
+        login_id,
+        device_id=body.device_id,
+        decision=body.decision,
+        pin=body.pin,
+        signature=body.signature,
+        source=client_ip(request),
+    )
+    if profile is None:
+        return JSONResponse({"state": "declined"})
+    return JSONResponse({"state": "approved", **profile.as_json()})
 
 
 def _service(container: Container) -> dict[str, str]:

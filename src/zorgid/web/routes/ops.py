@@ -19,9 +19,9 @@ router = APIRouter()
 
 
 @router.get("/healthz")
-def health() -> dict[str, str]:
-    """The process answers."""
-    return {"status": "ok"}
+async def health() -> JSONResponse:
+    """The process answers (on the event loop: a liveness probe needs no worker thread)."""
+    return JSONResponse({"status": "ok"})
 
 
 @router.get("/readyz")

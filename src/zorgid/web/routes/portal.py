@@ -16,6 +16,7 @@ from zorgid.core.i18n import N_
 from zorgid.errors import ZorgidError
 from zorgid.identity.models import Role
 from zorgid.login.errors import SessionInvalidError
+from zorgid.registration.service import awaits_first_login
 from zorgid.web.client import client_ip, user_agent
 from zorgid.web.errors import CsrfError, error_response, wants_json
 from zorgid.web.language import request_language
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from zorgid.bootstrap import Container
-    from zorgid.identity.service import Profile
+    from zorgid.identity.devices import Profile
     from zorgid.registration.views import RequestSummary
 
 router = APIRouter()
@@ -54,24 +55,28 @@ def _login_path(login_id: str) -> str:
 
 
 @router.get("/")
-def home(request: Request) -> Response:
+async def home(request: Request) -> Response:
     """The person's portal when logged in; otherwise a new QR login."""
     container = _container(request)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         try:
-            with container.reading() as session:
-                person = container.login(session).portal_person(token)
-                registrations = container.registration(session).of_administrator(person.person_id)
-                return render(
-                    request, "home.html", _home_context(container, person, token, registrations)
-                )
+            person = await container.logins.portal_person(token)
         except SessionInvalidError:
             pass
-    with container.unit_of_work() as session:
-        started = container.login(session).start(
-            client_ip=client_ip(request), user_agent=user_agent(request)
-        )
+        else:
+            # Only an administrator has registrations (their approval made the membership).
+            registrations = (
+                await run_in_threadpool(_registrations_of, container, person)
+                if any(m.role is Role.ADMINISTRATOR for m in person.memberships)
+                else []
+            )
+            return render(
+                request, "home.html", _home_context(container, person, token, registrations)
+            )
+    started = await container.logins.start(
+        client_ip=client_ip(request), user_agent=user_agent(request)
+    )
     response = render(
         request,
         "login.html",
@@ -96,6 +101,11 @@ def home(request: Request) -> Response:
     return response
 
 
+def _registrations_of(container: Container, person: Profile) -> list[RequestSummary]:
+    with container.reading() as session:
+        return container.registration(session).of_administrator(person.person_id)
+
+
 def _home_context(
     container: Container, person: Profile, token: str, registrations: list[RequestSummary]
 ) -> dict[str, object]:
@@ -112,12 +122,11 @@ def _home_context(
 
 
 @router.get("/login/{login_id}/status")
-def status(login_id: Id, request: Request) -> Response:
+async def status(login_id: Id, request: Request) -> Response:
     """The login's state as JSON (the polling fallback of the event stream)."""
     container = _container(request)
     secret = request.cookies.get(LOGIN_COOKIE, "")
-    with container.reading() as session:
-        state = container.login(session).browser_state(login_id, secret)
+    state = await container.logins.browser_state(login_id, secret)
     return JSONResponse({"state": str(state)})
 
 
@@ -127,16 +136,15 @@ async def events(login_id: Id, request: Request) -> Response:
     container = _container(request)
     secret = request.cookies.get(LOGIN_COOKIE, "")
 
-    def read() -> str:
-        with container.reading() as session:
-            return str(container.login(session).browser_state(login_id, secret))
+    async def read() -> str:
+        return str(await container.logins.browser_state(login_id, secret))
 
     # Subscribe first, then read: a change committed in between still wakes the stream. The
     # read also refuses an unknown login or another browser (404) before anything is streamed.
     subscribed = contextlib.ExitStack()
     subscription = subscribed.enter_context(container.events.subscribe(login_id))
     try:
-        first = await run_in_threadpool(read)
+        first = await read()
     except BaseException:
         subscribed.close()
         raise
@@ -161,7 +169,7 @@ async def events(login_id: Id, request: Request) -> Response:
                 if await subscription.wait(min(remaining, 5.0)) and subscription.state:
                     state = subscription.state
                 else:
-                    state = await run_in_threadpool(read)
+                    state = await read()
 
     return StreamingResponse(
         stream(),
@@ -173,13 +181,12 @@ async def events(login_id: Id, request: Request) -> Response:
 
 
 @router.get("/login/{login_id}")
-def login_page(login_id: Id, request: Request) -> Response:
+async def login_page(login_id: Id, request: Request) -> Response:
     """Where a browser without JavaScript lands after typing the code."""
     container = _container(request)
     secret = request.cookies.get(LOGIN_COOKIE, "")
     try:
-        with container.reading() as session:
-            state = str(container.login(session).browser_state(login_id, secret))
+        state = str(await container.logins.browser_state(login_id, secret))
     except ZorgidError:
         return RedirectResponse("/", status_code=303)
     if state == "pending":
@@ -192,15 +199,16 @@ def login_page(login_id: Id, request: Request) -> Response:
 
 
 @router.post("/login/{login_id}/code")
-def enter_code(login_id: Id, request: Request, code: Field = "", csrf: Field = "") -> Response:
+async def enter_code(
+    login_id: Id, request: Request, code: Field = "", csrf: Field = ""
+) -> Response:
     """The browser types the code its app shows."""
     container = _container(request)
     secret = request.cookies.get(LOGIN_COOKIE, "")
     try:
         if not csrf_ok(container.keys.secret, secret, csrf):
             raise CsrfError
-        with container.unit_of_work() as session:
-            container.login(session).enter_code(login_id, secret, code, source=client_ip(request))
+        await container.logins.enter_code(login_id, secret, code, source=client_ip(request))
     except ZorgidError as error:
         if wants_json(request):
             return error_response(request, error)
@@ -221,16 +229,20 @@ def enter_code(login_id: Id, request: Request, code: Field = "", csrf: Field = "
 
 
 @router.post("/login/{login_id}/complete")
-def complete(login_id: Id, request: Request, csrf: Field = "") -> Response:
+async def complete(login_id: Id, request: Request, csrf: Field = "") -> Response:
     """An approved login's browser gets a brand-new session cookie."""
     container = _container(request)
     secret = request.cookies.get(LOGIN_COOKIE, "")
     if not csrf_ok(container.keys.secret, secret, csrf):
         raise CsrfError
-    with container.unit_of_work() as session:
-        new = container.login(session).complete(login_id, secret, source=client_ip(request))
-        # An administrator's first login completes their organisation's registration.
-        container.registration(session).first_login(new.person_id, source=client_ip(request))
+    source = client_ip(request)
+    new, registration_waits = await container.logins.complete(
+        login_id, secret, source=source, also=awaits_first_login
+    )
+    if registration_waits:
+        # An administrator's first login completes their organisation's registration (asked
+        # in the login's own transaction; a failure here is retried at the next login).
+        await run_in_threadpool(_first_login, container, new.person_id, source)
     response: Response
     if wants_json(request):
         response = JSONResponse({"state": "completed", "next": "/"})
@@ -249,15 +261,19 @@ def complete(login_id: Id, request: Request, csrf: Field = "") -> Response:
     return response
 
 
+def _first_login(container: Container, person_id: str, source: str) -> None:
+    with container.unit_of_work() as session:
+        container.registration(session).first_login(person_id, source=source)
+
+
 @router.post("/logout")
-def logout(request: Request, csrf: Field = "") -> Response:
+async def logout(request: Request, csrf: Field = "") -> Response:
     """End the portal session everywhere."""
     container = _container(request)
     token = request.cookies.get(SESSION_COOKIE, "")
     if not csrf_ok(container.keys.secret, token, csrf):
         raise CsrfError
-    with container.unit_of_work() as session:
-        container.login(session).end_portal_session(token, source=client_ip(request))
+    await container.logins.end_portal_session(token, source=client_ip(request))
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
