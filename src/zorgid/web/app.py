@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from zorgid import __version__
 from zorgid.bootstrap import MailRuntime
-from zorgid.web import errors
+from zorgid.web import errors, fastpath
 from zorgid.web.observability import Metrics, RequestObserver
 from zorgid.web.pages import STATIC
 from zorgid.web.ratelimit import RateLimit, peer_address
@@ -74,6 +74,8 @@ def create_app(container: Container) -> FastAPI:
     app.state.mail = mail
     app.state.metrics = Metrics()
     errors.install(app)
+    # The login's requests first, as plain routes (zorgid.web.fastpath); then everything else.
+    app.router.routes.extend(fastpath.ROUTES)
     app.include_router(portal.router)
     app.include_router(app_api.router)
     app.include_router(ops.router)

@@ -11,13 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
 from zorgid.web.client import client_ip
+from zorgid.web.fastpath import container_of, json_body, route
+from zorgid.web.fastpath import login_id as fast_login_id
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
     from zorgid.bootstrap import Container
 
-router = APIRouter(prefix="/api/app/v1")
+PREFIX = "/api/app/v1"
+router = APIRouter(prefix=PREFIX)
 
 Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{22}$")]
 Token = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -124,10 +127,11 @@ def device_status(device_id: Id, body: StatusRequest, request: Request) -> dict[
         return answer
 
 
-@router.post("/logins/{login_id}/scan")
-async def scan(login_id: Id, body: ScanRequest, request: Request) -> JSONResponse:
+@route(f"{PREFIX}/logins/{{login_id}}/scan", methods=["POST"])
+async def scan(request: Request) -> JSONResponse:
     """The app scanned a login QR: who asks, and the code to type in the browser."""
-    container = _container(request)
+    container, login_id = container_of(request), fast_login_id(request)
+    body = await json_body(request, ScanRequest)
     result = await container.logins.scan(
         login_id, nonce=body.nonce, device_id=body.device_id, signature=body.signature
     )
@@ -142,10 +146,11 @@ async def scan(login_id: Id, body: ScanRequest, request: Request) -> JSONRespons
     )
 
 
-@router.post("/logins/{login_id}/wait")
-async def wait(login_id: Id, body: WaitRequest, request: Request) -> JSONResponse:
+@route(f"{PREFIX}/logins/{{login_id}}/wait", methods=["POST"])
+async def wait(request: Request) -> JSONResponse:
     """Long poll until the browser typed the code (or the login ended)."""
-    container = _container(request)
+    container, login_id = container_of(request), fast_login_id(request)
+    body = await json_body(request, WaitRequest)
 
     def read() -> Awaitable[tuple[str, str | None]]:
         return container.logins.app_state(login_id, nonce=body.nonce, device_id=body.device_id)
@@ -164,10 +169,11 @@ async def wait(login_id: Id, body: WaitRequest, request: Request) -> JSONRespons
     return JSONResponse(answer)
 
 
-@router.post("/logins/{login_id}/answer")
-async def answer(login_id: Id, body: AnswerRequest, request: Request) -> JSONResponse:
+@route(f"{PREFIX}/logins/{{login_id}}/answer", methods=["POST"])
+async def answer(request: Request) -> JSONResponse:
     """The app approves with the PIN and its device signature, or declines."""
-    container = _container(request)
+    container, login_id = container_of(request), fast_login_id(request)
+    body = await json_body(request, AnswerRequest)
     profile = await container.logins.answer(
         login_id,
         device_id=body.device_id,

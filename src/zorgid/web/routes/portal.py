@@ -19,6 +19,8 @@ from zorgid.login.errors import SessionInvalidError
 from zorgid.registration.service import awaits_first_login
 from zorgid.web.client import client_ip, user_agent
 from zorgid.web.errors import CsrfError, error_response, wants_json
+from zorgid.web.fastpath import container_of, form_fields, route
+from zorgid.web.fastpath import login_id as fast_login_id
 from zorgid.web.language import request_language
 from zorgid.web.pages import render
 from zorgid.web.security import csrf_ok, csrf_token
@@ -54,10 +56,10 @@ def _login_path(login_id: str) -> str:
     return f"/login/{login_id}"
 
 
-@router.get("/")
+@route("/", methods=["GET", "HEAD"])
 async def home(request: Request) -> Response:
     """The person's portal when logged in; otherwise a new QR login."""
-    container = _container(request)
+    container = container_of(request)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         try:
@@ -121,19 +123,19 @@ def _home_context(
     }
 
 
-@router.get("/login/{login_id}/status")
-async def status(login_id: Id, request: Request) -> Response:
+@route("/login/{login_id}/status", methods=["GET"])
+async def status(request: Request) -> Response:
     """The login's state as JSON (the polling fallback of the event stream)."""
-    container = _container(request)
+    container, login_id = container_of(request), fast_login_id(request)
     secret = request.cookies.get(LOGIN_COOKIE, "")
     state = await container.logins.browser_state(login_id, secret)
     return JSONResponse({"state": str(state)})
 
 
-@router.get("/login/{login_id}/events")
-async def events(login_id: Id, request: Request) -> Response:
+@route("/login/{login_id}/events", methods=["GET"])
+async def events(request: Request) -> Response:
     """Server-sent events: one ``state`` event per change, until the login ends."""
-    container = _container(request)
+    container, login_id = container_of(request), fast_login_id(request)
     secret = request.cookies.get(LOGIN_COOKIE, "")
 
     async def read() -> str:
@@ -198,12 +200,12 @@ async def login_page(login_id: Id, request: Request) -> Response:
     )
 
 
-@router.post("/login/{login_id}/code")
-async def enter_code(
-    login_id: Id, request: Request, code: Field = "", csrf: Field = ""
-) -> Response:
+@route("/login/{login_id}/code", methods=["POST"])
+async def enter_code(request: Request) -> Response:
     """The browser types the code its app shows."""
-    container = _container(request)
+    container, login_id = container_of(request), fast_login_id(request)
+    fields = await form_fields(request, "code", "csrf")
+    code, csrf = fields["code"], fields["csrf"]
     secret = request.cookies.get(LOGIN_COOKIE, "")
     try:
         if not csrf_ok(container.keys.secret, secret, csrf):
@@ -228,10 +230,11 @@ async def enter_code(
     return RedirectResponse(_login_path(login_id), status_code=303)
 
 
-@router.post("/login/{login_id}/complete")
-async def complete(login_id: Id, request: Request, csrf: Field = "") -> Response:
+@route("/login/{login_id}/complete", methods=["POST"])
+async def complete(request: Request) -> Response:
     """An approved login's browser gets a brand-new session cookie."""
-    container = _container(request)
+    container, login_id = container_of(request), fast_login_id(request)
+    csrf = (await form_fields(request, "csrf"))["csrf"]
     secret = request.cookies.get(LOGIN_COOKIE, "")
     if not csrf_ok(container.keys.secret, secret, csrf):
         raise CsrfError
