@@ -32,8 +32,7 @@ Eight HTTP requests make one ceremony. Reported per database and concurrency:
   the ratio of the ceremony phase's requests/s to it;
 - CPU, as a share of one core: the server process, this client (near 100 % the client, not the
   server, may be what limits the figures: the output says so), the PostgreSQL backends serving
-  the bench's database (not pinned: on a two-core machine they share the cores with the other
-  two), and everything else on each core (other work on the machine makes the figures low:
+  the bench's database (on the client's core, see above), and everything else on each core (other work on the machine makes the figures low:
   the output says so when it took more than 10 % of the server's core); the server's CPU
   milliseconds per ceremony, per request and per ``/healthz``; PostgreSQL sessions opened per
   second (a connection pool that keeps opening connections shows here);
@@ -261,6 +260,21 @@ def backends(database: str) -> dict[int, float]:
                 if title in (entry / "cmdline").read_bytes():
                     found[int(entry.name)] = process_cpu(int(entry.name))
     return found
+
+
+def pin_backends(database: str) -> None:
+    """Keep the backends serving ``database`` on the client's core, off the server's."""
+    for pid in backends(database):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(pid, {CLIENT_CORE})
+
+
+async def backends_pinned(database: str, stop: asyncio.Event) -> None:
+    """Pin new backends as they come (every 0.1 s) until ``stop``."""
+    while not stop.is_set():
+        await asyncio.to_thread(pin_backends, database)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.1)
 
 
 def sessions_opened(database: str) -> int:
@@ -710,6 +724,7 @@ async def load(  # noqa: PLR0913 - the knobs of one phase
                 await asyncio.sleep(0.01)
 
     client.stats = Stats()
+    pinning = asyncio.create_task(backends_pinned(database, stop)) if database else None
     users = [asyncio.create_task(user(device)) for device in devices]
     # Warm up for ``warmup`` seconds and until every user has finished a round (at most 60 s
     # more), so that the window sees users in every step, not all starting at once.
@@ -730,7 +745,7 @@ async def load(  # noqa: PLR0913 - the knobs of one phase
         pg_seconds, opened = await meter
         cpu = dataclasses.replace(cpu, postgres=pg_seconds / wall, sessions=opened / wall)
     stop.set()
-    await asyncio.gather(*users)
+    await asyncio.gather(*users, *([pinning] if pinning else []))
     return Phase(wall, measured, cpu, hot)
 
 
@@ -815,7 +830,8 @@ def py_spy(pid: int, out: Path | None, seconds: float) -> Iterator[list[tuple[st
 def report(kind: str, rows: list[Row], *, warmup: float, seconds: float) -> None:
     """Print one database's tables, the targets and any errors."""
     print(
-        f"\n{kind}: server pinned to core {SERVER_CORE}, client to core {CLIENT_CORE}; "
+        f"\n{kind}: server pinned to core {SERVER_CORE}, client"
+        f"{' and PostgreSQL backends' if kind == 'postgresql' else ''} to core {CLIENT_CORE}; "
         f"ceremonies {seconds:g} s after a warm-up of at least {warmup:g} s; ceiling "
         f"GET /healthz {seconds / 2:g} s before and after"
     )

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from zorgid.audit.models import AuditEvent, AuditHead
 from zorgid.db.base import table
-from zorgid.db.raw import SessionTx
+from zorgid.db.raw import SessionTx, drive
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -61,7 +61,7 @@ def event_hash(prev_hash: str, event: AuditEvent | dict[str, Any]) -> str:
     return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
 
 
-def append(  # noqa: PLR0913 - the fields of an event
+async def append(  # noqa: PLR0913 - the fields of an event
     tx: Tx,
     *,
     at: dt.datetime,
@@ -73,7 +73,7 @@ def append(  # noqa: PLR0913 - the fields of an event
 ) -> int:
     """Append one event in ``tx`` (inside its ``atomic()`` block) and return its number."""
     # The migration made the head row; it is never deleted (verify_chain reports it if so).
-    head = tx.one(_HEAD + tx.row_lock)
+    head = await tx.one(_HEAD + tx.row_lock)
     if head is None:
         msg = "the audit log has no head row: run `zorgid init`"
         raise RuntimeError(msg)
@@ -96,10 +96,10 @@ def append(  # noqa: PLR0913 - the fields of an event
         "hash": digest,
     }
     if tx.dialect == "postgresql":  # one round trip for both
-        tx.execute(f"WITH event AS ({_INSERT_EVENT}) {_MOVE_HEAD}", row)
+        await tx.execute(f"WITH event AS ({_INSERT_EVENT}) {_MOVE_HEAD}", row)
     else:
-        tx.execute(_INSERT_EVENT, row)
-        tx.execute(_MOVE_HEAD, row)
+        await tx.execute(_INSERT_EVENT, row)
+        await tx.execute(_MOVE_HEAD, row)
     return seq
 
 
@@ -123,14 +123,16 @@ class AuditLog:
 
         Call it last in a transaction, so that the head stays locked briefly.
         """
-        return append(
-            SessionTx(self._session),
-            at=self._clock.now(),
-            action=action,
-            actor=actor,
-            subject=subject,
-            source=source,
-            details=details,
+        return drive(
+            append(
+                SessionTx(self._session),
+                at=self._clock.now(),
+                action=action,
+                actor=actor,
+                subject=subject,
+                source=source,
+                details=details,
+            )
         )
 
     def recent(

@@ -1,45 +1,53 @@
-"""Plain DBAPI access for the steps on every login's path: no ORM, no SQL compilation.
+"""Plain database access for the steps on every login's path: no ORM, no SQL compilation.
 
-A login step is a function of a :class:`Tx`. SQL is written once, with ``:name`` placeholders
-(sqlite3's named style; PostgreSQL's flavour swaps them for ``%(name)s``), and the few places
-where the two databases differ are methods of :class:`Tx` (times, JSON, row locks).
+A login step is a coroutine function of a :class:`Tx`. SQL is written once, with ``:name``
+placeholders; each driver gets its own flavour (sqlite3 takes them as they are, asyncpg gets
+``$1, $2, ...``), and the few places where the two databases differ are methods of :class:`Tx`
+(times, JSON, row locks).
 
-How a step runs (:meth:`RawDatabase.run`):
+How a step runs (:meth:`RawDatabase.call`):
 
-- **SQLite**: the whole step is one transaction (``BEGIN IMMEDIATE`` when it writes, so it holds
-  the only write lock from the start; a plain ``BEGIN`` snapshot when it reads). From the event
-  loop (:meth:`RawDatabase.call`) a step runs right there, on a connection that never waits
-  for the lock: when another writer holds it, the step is run again in a worker thread that
-  queues for it. A local step takes microseconds, so it costs less than the thread hop.
-- **PostgreSQL**: optimistic first. Reads do not lock and single statements commit on their own
-  (one round trip each); a change is a compare-and-set ``UPDATE ... WHERE <what was read>``,
-  and changes that belong together go in :meth:`Tx.atomic`. When a compare-and-set finds the
-  row changed (:class:`ConflictError`), everything of that attempt is rolled back and the step
-  runs once more, locking: one transaction around it, reads ``FOR UPDATE``. So a race costs a
-  retry, never a wrong answer.
+- **SQLite** (sqlite3): the whole step is one transaction (``BEGIN IMMEDIATE`` when it writes,
+  so it holds the only write lock from the start; a plain ``BEGIN`` snapshot when it reads). A
+  local step takes microseconds, so it runs right there on the event loop, on a connection that
+  never waits for the lock; when another writer holds it, the step runs in a worker thread that
+  queues for it. SQLite's :class:`Tx` never suspends, so its steps are driven to their end
+  without the event loop (:func:`drive`), which also proves that no other step can slip in.
+- **PostgreSQL** (asyncpg, on the event loop: no thread per step). Optimistic first: reads do
+  not lock and single statements commit on their own (one round trip each); a change is a
+  compare-and-set ``UPDATE ... WHERE <what was read>``, and changes that belong together go in
+  :meth:`Tx.atomic`. When a compare-and-set finds the row changed (:class:`ConflictError`),
+  everything of that attempt is rolled back and the step runs once more, locking: one
+  transaction around it, reads ``FOR UPDATE``. So a race costs a retry, never a wrong answer.
 
 A refusal that ``keeps_changes`` (an attempt counted) commits what the step wrote, like the
-ORM's unit of work (:meth:`zorgid.bootstrap.Container.unit_of_work`).
+ORM's unit of work (:meth:`zorgid.bootstrap.Container.unit_of_work`). The same steps also run
+inside an ORM transaction (:class:`SessionTx`), which is how the ORM services share the PIN
+check, the profile and the audit log with the login path.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import functools
 import json
 import queue
 import re
+import socket
 import sqlite3
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import event
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import AsyncIterator, Callable, Coroutine
 
+    import asyncpg
     from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -61,40 +69,31 @@ class Tx(Protocol):
 
     #: True when reads lock what they read (then a compare-and-set cannot fail).
     locking: bool
+    #: The clause that locks the rows a query reads when this attempt locks (else "").
+    for_update: str
+    #: The clause that always locks what a query reads (a chain's head, say), or "".
+    row_lock: str
+    #: ``sqlite`` or ``postgresql``.
+    dialect: str
 
-    def one(self, sql: str, params: Params | None = None) -> Row | None:
+    async def one(self, sql: str, params: Params | None = None) -> Row | None:
         """The first row of a query, or None."""
         ...
 
-    def all(self, sql: str, params: Params | None = None) -> list[Row]:
+    async def all(self, sql: str, params: Params | None = None) -> list[Row]:
         """All rows of a query."""
         ...
 
-    def execute(self, sql: str, params: Params | None = None) -> int:
+    async def execute(self, sql: str, params: Params | None = None) -> int:
         """Run a change; how many rows it changed."""
         ...
 
-    def atomic(self) -> contextlib.AbstractContextManager[None]:
+    def atomic(self) -> contextlib.AbstractAsyncContextManager[None]:
         """Changes in this block commit together or not at all."""
         ...
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the step's changes are committed."""
-        ...
-
-    @property
-    def for_update(self) -> str:
-        """The clause that locks the rows a query reads, when this attempt locks (else "")."""
-        ...
-
-    @property
-    def row_lock(self) -> str:
-        """The clause that always locks what a query reads (a chain's head, say), or ""."""
-        ...
-
-    @property
-    def dialect(self) -> str:
-        """``sqlite`` or ``postgresql``."""
         ...
 
     def time(self, moment: dt.datetime | None) -> object:
@@ -104,6 +103,17 @@ class Tx(Protocol):
     def json(self, value: object) -> object:
         """A JSON value as this database takes it."""
         ...
+
+
+def drive(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (a step on SQLite or in an ORM session) to its end."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coroutine.close()
+    msg = "a database step suspended where the database never waits"
+    raise RuntimeError(msg)
 
 
 def read_time(value: object) -> dt.datetime | None:
@@ -123,12 +133,6 @@ def _sqlite_time(moment: dt.datetime | None) -> object:
     if moment is None:
         return None
     return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _postgres_json(value: object) -> object:
-    from psycopg.types.json import Json  # noqa: PLC0415 - only PostgreSQL needs it
-
-    return Json(value)
 
 
 def _keeps_changes(error: BaseException) -> bool:
@@ -152,11 +156,7 @@ class RawDatabase(Protocol):
 
     dialect: str
 
-    def run(self, step: Callable[[Tx], T], *, write: bool) -> T:
-        """Run ``step`` in this thread."""
-        ...
-
-    async def call(self, step: Callable[[Tx], T], *, write: bool) -> T:
+    async def call(self, step: Callable[[Tx], Coroutine[Any, Any, T]], *, write: bool) -> T:
         """Run ``step`` for a coroutine of the event loop."""
         ...
 
@@ -178,18 +178,18 @@ class _SqliteTx(_Callbacks):
         super().__init__()
         self._connection = connection
 
-    def one(self, sql: str, params: Params | None = None) -> Row | None:
+    async def one(self, sql: str, params: Params | None = None) -> Row | None:
         row: Row | None = self._connection.execute(sql, params or {}).fetchone()
         return row
 
-    def all(self, sql: str, params: Params | None = None) -> list[Row]:
+    async def all(self, sql: str, params: Params | None = None) -> list[Row]:
         return self._connection.execute(sql, params or {}).fetchall()
 
-    def execute(self, sql: str, params: Params | None = None) -> int:
+    async def execute(self, sql: str, params: Params | None = None) -> int:
         return self._connection.execute(sql, params or {}).rowcount
 
-    @contextlib.contextmanager
-    def atomic(self) -> Iterator[None]:
+    @contextlib.asynccontextmanager
+    async def atomic(self) -> AsyncIterator[None]:
         yield  # the whole step is one transaction already
 
     def time(self, moment: dt.datetime | None) -> object:
@@ -235,21 +235,7 @@ class SqliteDatabase:
             self._opened.append(connection)
         return connection
 
-    def run(self, step: Callable[[Tx], T], *, write: bool) -> T:
-        """Run ``step`` in this thread (a writer queues for the write lock)."""
-        try:
-            connection = self._idle.get_nowait()
-        except queue.Empty:
-            connection = self._connect(busy_ms=30_000)
-        try:
-            if write:
-                with self._write_lock:
-                    return self._transaction(connection, step, write=True)
-            return self._transaction(connection, step, write=False)
-        finally:
-            self._idle.put(connection)
-
-    async def call(self, step: Callable[[Tx], T], *, write: bool) -> T:
+    async def call(self, step: Callable[[Tx], Coroutine[Any, Any, T]], *, write: bool) -> T:
         """Run ``step`` here on the event loop, or in a thread when the write lock is taken."""
         lock: Any = self._write_lock
         if not write:
@@ -262,18 +248,31 @@ class SqliteDatabase:
                 pass
             finally:
                 lock.release()
-        return await anyio.to_thread.run_sync(functools.partial(self.run, step, write=write))
+        return await anyio.to_thread.run_sync(functools.partial(self._in_thread, step, write=write))
 
-    def _on_loop(self, step: Callable[[Tx], T], *, write: bool) -> T:
+    def _on_loop(self, step: Callable[[Tx], Coroutine[Any, Any, T]], *, write: bool) -> T:
         connection: sqlite3.Connection | None = getattr(self._loop_local, "connection", None)
         if connection is None:
             connection = self._loop_local.connection = self._connect(busy_ms=0)
         return self._transaction(connection, step, write=write, waiting=False)
 
+    def _in_thread(self, step: Callable[[Tx], Coroutine[Any, Any, T]], *, write: bool) -> T:
+        try:
+            connection = self._idle.get_nowait()
+        except queue.Empty:
+            connection = self._connect(busy_ms=30_000)
+        try:
+            if write:
+                with self._write_lock:
+                    return self._transaction(connection, step, write=True)
+            return self._transaction(connection, step, write=False)
+        finally:
+            self._idle.put(connection)
+
     def _transaction(
         self,
         connection: sqlite3.Connection,
-        step: Callable[[Tx], T],
+        step: Callable[[Tx], Coroutine[Any, Any, T]],
         *,
         write: bool,
         waiting: bool = True,
@@ -286,7 +285,7 @@ class SqliteDatabase:
             raise
         tx = _SqliteTx(connection)
         try:
-            result = step(tx)
+            result = drive(step(tx))
         except BaseException as error:
             if write and _keeps_changes(error):
                 connection.execute("COMMIT")
@@ -314,91 +313,121 @@ class SqliteDatabase:
 
 
 @functools.cache
-def _pg_sql(sql: str) -> str:
-    return _NAMED.sub(r"%(\1)s", sql)
+def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """``sql`` with ``$1, $2, ...`` for its ``:names``, and the names in that order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return _NAMED.sub(number, sql), tuple(names)
+
+
+def _arguments(sql: str, params: Params | None) -> tuple[str, list[Any]]:
+    numbered, names = _numbered(sql)
+    values = params or {}
+    return numbered, [values[name] for name in names]
+
+
+def _count(status: str) -> int:
+    """The row count of a command status such as ``UPDATE 1`` or ``INSERT 0 1``."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
 
 
 class _PostgresTx(_Callbacks):
     dialect = "postgresql"
     row_lock = " FOR UPDATE"
 
-    def __init__(self, connection: Any, *, locking: bool) -> None:  # noqa: ANN401 - psycopg
+    def __init__(self, connection: asyncpg.Connection, *, locking: bool) -> None:
         super().__init__()
         self._connection = connection
         self.locking = locking
         self.for_update = " FOR UPDATE" if locking else ""
         self._in_block = False
 
-    def one(self, sql: str, params: Params | None = None) -> Row | None:
-        row: Row | None = self._connection.execute(_pg_sql(sql), params or {}).fetchone()
-        return row
+    async def one(self, sql: str, params: Params | None = None) -> Row | None:
+        query, arguments = _arguments(sql, params)
+        record = await self._connection.fetchrow(query, *arguments)
+        return None if record is None else tuple(record)
 
-    def all(self, sql: str, params: Params | None = None) -> list[Row]:
-        rows: list[Row] = self._connection.execute(_pg_sql(sql), params or {}).fetchall()
-        return rows
+    async def all(self, sql: str, params: Params | None = None) -> list[Row]:
+        query, arguments = _arguments(sql, params)
+        return [tuple(record) for record in await self._connection.fetch(query, *arguments)]
 
-    def execute(self, sql: str, params: Params | None = None) -> int:
-        return int(self._connection.execute(_pg_sql(sql), params or {}).rowcount)
+    async def execute(self, sql: str, params: Params | None = None) -> int:
+        query, arguments = _arguments(sql, params)
+        return _count(await self._connection.execute(query, *arguments))
 
-    @contextlib.contextmanager
-    def atomic(self) -> Iterator[None]:
+    @contextlib.asynccontextmanager
+    async def atomic(self) -> AsyncIterator[None]:
         if self.locking or self._in_block:  # already one transaction
             yield
             return
         self._in_block = True
-        self._connection.execute("BEGIN")
+        await self._connection.execute("BEGIN")
         try:
             yield
         except BaseException as error:
-            self._connection.execute("COMMIT" if _keeps_changes(error) else "ROLLBACK")
+            await self._connection.execute("COMMIT" if _keeps_changes(error) else "ROLLBACK")
             raise
         finally:
             self._in_block = False
-        self._connection.execute("COMMIT")
+        await self._connection.execute("COMMIT")
 
     def time(self, moment: dt.datetime | None) -> object:
         return moment
 
     def json(self, value: object) -> object:
-        return _postgres_json(value)
+        return json.dumps(value)  # asyncpg takes json as text
 
 
 class PostgresDatabase:
-    """One PostgreSQL database; see the module's docstring."""
+    """One PostgreSQL database; see the module's docstring.
+
+    Connections belong to the event loop that opened them (asyncpg's rule): each loop gets its
+    own idle list (a service has one loop; tests and tools may run several).
+    """
 
     dialect = "postgresql"
 
-    def __init__(self, conninfo: str) -> None:
-        self._conninfo = conninfo
-        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._opened: list[Any] = []
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._idle: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, list[asyncpg.Connection]
+        ] = weakref.WeakKeyDictionary()
+        self._opened: list[tuple[asyncio.AbstractEventLoop, asyncpg.Connection]] = []
         self._guard = threading.Lock()
 
-    def _connection(self) -> Any:  # noqa: ANN401 - psycopg
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            import psycopg  # noqa: PLC0415 - only PostgreSQL deployments need it
+    async def _connection(self) -> asyncpg.Connection:
+        import asyncpg  # noqa: PLC0415 - only PostgreSQL deployments need it
 
-            connection = psycopg.connect(self._conninfo, autocommit=True)
-            with self._guard:
-                self._opened.append(connection)
-            return connection
+        loop = asyncio.get_running_loop()
+        idle = self._idle.setdefault(loop, [])
+        if idle:
+            return idle.pop()
+        connection = await asyncpg.connect(self._dsn)
+        with self._guard:
+            self._opened.append((loop, connection))
+        return connection
 
-    def run(self, step: Callable[[Tx], T], *, write: bool) -> T:
-        """Run ``step`` in this thread: optimistic, then once more locking on a conflict."""
-        connection = self._connection()
+    async def call(self, step: Callable[[Tx], Coroutine[Any, Any, T]], *, write: bool) -> T:
+        """Run ``step``: optimistic, then once more locking on a conflict."""
+        connection = await self._connection()
         healthy = False
         try:
             if not write:
-                result = step(_PostgresTx(connection, locking=False))
+                result = await step(_PostgresTx(connection, locking=False))
             else:
                 try:
-                    result = self._attempt(connection, step, locking=False)
+                    result = await self._attempt(connection, step, locking=False)
                 except ConflictError:
-                    result = self._attempt(connection, step, locking=True)
+                    result = await self._attempt(connection, step, locking=True)
         except BaseException as error:
-            healthy = not _broken(connection, error)
+            healthy = await _recovered(connection, error)
             raise
         else:
             healthy = True
@@ -406,63 +435,91 @@ class PostgresDatabase:
             self._release(connection, healthy=healthy)
         return result
 
-    def _attempt(self, connection: Any, step: Callable[[Tx], T], *, locking: bool) -> T:  # noqa: ANN401
+    async def _attempt(
+        self,
+        connection: asyncpg.Connection,
+        step: Callable[[Tx], Coroutine[Any, Any, T]],
+        *,
+        locking: bool,
+    ) -> T:
         tx = _PostgresTx(connection, locking=locking)
         if locking:
-            connection.execute("BEGIN")
+            await connection.execute("BEGIN")
         try:
-            result = step(tx)
+            result = await step(tx)
         except BaseException as error:
+            keep = _keeps_changes(error) and not isinstance(error, ConflictError)
             if locking:
-                keep = _keeps_changes(error) and not isinstance(error, ConflictError)
-                connection.execute("COMMIT" if keep else "ROLLBACK")
-                if keep:
-                    tx.fire()
-            elif _keeps_changes(error):
+                await connection.execute("COMMIT" if keep else "ROLLBACK")
+            if keep:
                 tx.fire()
             raise
         if locking:
-            connection.execute("COMMIT")
+            await connection.execute("COMMIT")
         tx.fire()
         return result
 
-    def _release(self, connection: Any, *, healthy: bool) -> None:  # noqa: ANN401
-        if healthy and not connection.closed:
-            self._idle.put(connection)
+    def _release(self, connection: asyncpg.Connection, *, healthy: bool) -> None:
+        if healthy and not connection.is_closed():
+            self._idle.setdefault(asyncio.get_running_loop(), []).append(connection)
             return
         with self._guard:
-            if connection in self._opened:
-                self._opened.remove(connection)
-        connection.close()
-
-    async def call(self, step: Callable[[Tx], T], *, write: bool) -> T:
-        """Run ``step`` in a worker thread (its round trips must not stall the event loop)."""
-        return await anyio.to_thread.run_sync(functools.partial(self.run, step, write=write))
+            self._opened = [(lp, c) for lp, c in self._opened if c is not connection]
+        if not connection.is_closed():
+            connection.terminate()
 
     def close(self) -> None:
-        """Close every connection this object opened."""
+        """Close every connection this object opened (on whichever loop it lives)."""
         with self._guard:
             opened, self._opened = self._opened, []
-        for connection in opened:
-            connection.close()
-        self._idle = queue.SimpleQueue()
+        self._idle = weakref.WeakKeyDictionary()
+        for loop, connection in opened:
+            if connection.is_closed():
+                continue
+            if loop.is_closed():
+                _close_socket(connection)
+            elif loop.is_running():
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(connection.terminate)
+            else:
+                with contextlib.suppress(RuntimeError):
+                    connection.terminate()
 
 
-def _broken(connection: Any, error: BaseException) -> bool:  # noqa: ANN401
-    """Whether ``connection`` must not be used again after ``error`` (else it is rolled back)."""
-    import psycopg  # noqa: PLC0415
+def _close_socket(connection: asyncpg.Connection) -> None:
+    """Close the socket of a connection whose event loop has ended (its transport cannot)."""
+    transport = getattr(connection, "_transport", None)
+    wrapped = transport.get_extra_info("socket") if transport is not None else None
+    sock = getattr(wrapped, "_sock", None)  # asyncio's TransportSocket wraps the real one
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.close()
 
-    if connection.closed or isinstance(error, psycopg.OperationalError):
-        return True
-    try:
-        connection.rollback()  # a no-op when no transaction is open
-    except psycopg.Error:
-        return True
-    return False
+
+async def _recovered(connection: asyncpg.Connection, error: BaseException) -> bool:
+    """Whether ``connection`` may be used again after ``error`` (it is rolled back if so)."""
+    import asyncpg  # noqa: PLC0415
+
+    if connection.is_closed() or isinstance(
+        error, (asyncpg.InterfaceError, OSError, asyncio.CancelledError)
+    ):
+        return False
+    if connection.is_in_transaction():
+        try:
+            await connection.execute("ROLLBACK")
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            return False
+    return True
+
+
+# -- inside an ORM transaction ------------------------------------------------------------------
 
 
 class SessionTx(_Callbacks):
-    """A :class:`Tx` inside the transaction of an ORM session (which locks what it reads)."""
+    """A :class:`Tx` inside the transaction of an ORM session (which locks what it reads).
+
+    Its coroutines never suspend: run a step on it with :func:`drive`.
+    """
 
     locking = True
 
@@ -474,24 +531,25 @@ class SessionTx(_Callbacks):
         self.row_lock = self.for_update = " FOR UPDATE" if self.dialect == "postgresql" else ""
 
     def _sql(self, sql: str) -> str:
-        return _pg_sql(sql) if self.dialect == "postgresql" else sql
+        # psycopg's named style, through SQLAlchemy's connection as it is.
+        return _NAMED.sub(r"%(\1)s", sql) if self.dialect == "postgresql" else sql
 
-    def one(self, sql: str, params: Params | None = None) -> Row | None:
+    async def one(self, sql: str, params: Params | None = None) -> Row | None:
         """See :meth:`Tx.one`."""
         row = self._connection.exec_driver_sql(self._sql(sql), params or {}).fetchone()
         return None if row is None else tuple(row)
 
-    def all(self, sql: str, params: Params | None = None) -> list[Row]:
+    async def all(self, sql: str, params: Params | None = None) -> list[Row]:
         """See :meth:`Tx.all`."""
         rows = self._connection.exec_driver_sql(self._sql(sql), params or {}).fetchall()
         return [tuple(row) for row in rows]
 
-    def execute(self, sql: str, params: Params | None = None) -> int:
+    async def execute(self, sql: str, params: Params | None = None) -> int:
         """See :meth:`Tx.execute`."""
         return int(self._connection.exec_driver_sql(self._sql(sql), params or {}).rowcount)
 
-    @contextlib.contextmanager
-    def atomic(self) -> Iterator[None]:
+    @contextlib.asynccontextmanager
+    async def atomic(self) -> AsyncIterator[None]:
         """See :meth:`Tx.atomic`."""
         yield  # the session's transaction holds it all
 
@@ -505,7 +563,11 @@ class SessionTx(_Callbacks):
 
     def json(self, value: object) -> object:
         """See :meth:`Tx.json`."""
-        return json.dumps(value) if self.dialect == "sqlite" else _postgres_json(value)
+        if self.dialect == "sqlite":
+            return json.dumps(value)
+        from psycopg.types.json import Json  # noqa: PLC0415 - the ORM's driver on PostgreSQL
+
+        return Json(value)
 
 
 def open_raw(url: str, *, write_lock: contextlib.AbstractContextManager[object]) -> RawDatabase:
@@ -515,8 +577,8 @@ def open_raw(url: str, *, write_lock: contextlib.AbstractContextManager[object])
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if not parsed.database:
-            msg = "the hot path needs a SQLite file, not an in-memory database"
+            msg = "the login path needs a SQLite file, not an in-memory database"
             raise ValueError(msg)
         return SqliteDatabase(parsed.database, write_lock=write_lock)
-    conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    return PostgresDatabase(conninfo)
+    dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    return PostgresDatabase(dsn)

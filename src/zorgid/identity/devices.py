@@ -96,10 +96,10 @@ def refuse_unusable(status: DeviceStatus) -> None:
         raise DeviceRevokedError
 
 
-def read_device(tx: Tx, device_id: str) -> DeviceRow:
+async def read_device(tx: Tx, device_id: str) -> DeviceRow:
     """A usable device (locked when the step locks), or the refusal."""
     row = (
-        tx.one(
+        await tx.one(
             f"SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = :id{tx.for_update}",
             {"id": device_id},
         )
@@ -132,7 +132,7 @@ class PinPolicy:
         )
 
 
-def check_pin(  # noqa: PLR0913 - an attempt and its context
+async def check_pin(  # noqa: PLR0913 - an attempt and its context
     tx: Tx, device: DeviceRow, pin: str, *, policy: PinPolicy, now: dt.datetime, source: str
 ) -> None:
     """Count the attempt, then answer: pass, :class:`PinWrongError` or a refusal.
@@ -145,7 +145,7 @@ def check_pin(  # noqa: PLR0913 - an attempt and its context
     remaining = policy.max_failures - device.pin_failures
     if device.pin_next_try_at is not None and device.pin_next_try_at > now:
         wait = int((device.pin_next_try_at - now).total_seconds() + 0.999)
-        append(
+        await append(
             tx,
             at=now,
             action="pin.refused",
@@ -156,12 +156,12 @@ def check_pin(  # noqa: PLR0913 - an attempt and its context
         )
         raise PinWaitError(retry_after=wait, remaining_attempts=remaining)
     if pin_matches(policy.key, device.id, device.pin_salt, pin, device.pin_mac):
-        _set_pin_state(tx, device, failures=0, next_try=None, used=now)
+        await _set_pin_state(tx, device, failures=0, next_try=None, used=now)
         return
     failures = device.pin_failures + 1
     if failures >= policy.max_failures:
-        _set_pin_state(tx, device, failures=failures, status=DeviceStatus.BLOCKED)
-        append(
+        await _set_pin_state(tx, device, failures=failures, status=DeviceStatus.BLOCKED)
+        await append(
             tx,
             at=now,
             action="device.blocked",
@@ -175,8 +175,8 @@ def check_pin(  # noqa: PLR0913 - an attempt and its context
     if failures >= policy.free_tries:
         delay = policy.backoff_seconds * 2 ** (failures - policy.free_tries)
         next_try = now + dt.timedelta(seconds=delay)
-    _set_pin_state(tx, device, failures=failures, next_try=next_try)
-    append(
+    await _set_pin_state(tx, device, failures=failures, next_try=next_try)
+    await append(
         tx,
         at=now,
         action="pin.wrong",
@@ -188,7 +188,7 @@ def check_pin(  # noqa: PLR0913 - an attempt and its context
     raise PinWrongError(remaining_attempts=policy.max_failures - failures)
 
 
-def _set_pin_state(  # noqa: PLR0913 - the columns of the PIN state
+async def _set_pin_state(  # noqa: PLR0913 - the columns of the PIN state
     tx: Tx,
     device: DeviceRow,
     *,
@@ -197,7 +197,7 @@ def _set_pin_state(  # noqa: PLR0913 - the columns of the PIN state
     status: DeviceStatus = DeviceStatus.ACTIVE,
     used: dt.datetime | None = None,
 ) -> None:
-    changed = tx.execute(
+    changed = await tx.execute(
         _UPDATE_PIN_STATE,
         {
             "id": device.id,
@@ -245,9 +245,9 @@ class Profile:
         }
 
 
-def read_profile(tx: Tx, person_id: str) -> Profile:
+async def read_profile(tx: Tx, person_id: str) -> Profile:
     """A person's name and roles, in one query."""
-    return profile_of(person_id, tx.all(_PROFILE, {"id": person_id}))
+    return profile_of(person_id, await tx.all(_PROFILE, {"id": person_id}))
 
 
 def profile_of(person_id: str, rows: list[Row], start: int = 0) -> Profile:

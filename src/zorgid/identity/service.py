@@ -18,7 +18,7 @@ from sqlalchemy import delete, select, update
 from zorgid.core.i18n import N_
 from zorgid.core.protocol import activation_string, status_string
 from zorgid.core.tokens import hash_token, new_id, new_token, same_token
-from zorgid.db.raw import SessionTx
+from zorgid.db.raw import SessionTx, drive
 from zorgid.identity.devicekeys import (
     b64decode,
     load_device_key,
@@ -352,13 +352,15 @@ class IdentityService:
     def check_pin(self, device_id: str, pin: str, *, source: str) -> None:
         """Check the PIN of a device in this unit of work (see :func:`devices.check_pin`)."""
         tx = SessionTx(self._session)
-        check_pin(
-            tx,
-            read_device(tx, device_id),
-            pin,
-            policy=PinPolicy.of(self._settings, self._pin_key),
-            now=self._clock.now(),
-            source=source,
+        drive(
+            check_pin(
+                tx,
+                drive(read_device(tx, device_id)),
+                pin,
+                policy=PinPolicy.of(self._settings, self._pin_key),
+                now=self._clock.now(),
+                source=source,
+            )
         )
 
     def purge(self, *, before: dt.datetime) -> int:
@@ -391,4 +393,4 @@ class IdentityService:
 
     def profile(self, person_id: str) -> Profile:
         """A person's name and roles, in one query."""
-        return read_profile(SessionTx(self._session), person_id)
+        return drive(read_profile(SessionTx(self._session), person_id))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import delete, or_
 
@@ -52,7 +52,7 @@ from zorgid.login.events import CHANNEL
 from zorgid.login.models import LoginSession, LoginState, PortalSession
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable, Coroutine
 
     from sqlalchemy.orm import Session
 
@@ -207,7 +207,7 @@ class LoginService:
         self._pin = PinPolicy.of(settings, pin_key)
         self._events = events
 
-    async def _call(self, step: Callable[[Tx], T], *, write: bool) -> T:
+    async def _call(self, step: Callable[[Tx], Coroutine[Any, Any, T]], *, write: bool) -> T:
         return await self._db.call(step, write=write)
 
     # -- browser ----------------------------------------------------------------------------
@@ -218,8 +218,8 @@ class LoginService:
         login_id, nonce, secret = new_id(), new_token(), new_token()
         expires_at = now + dt.timedelta(seconds=self._settings.login_ttl_seconds)
 
-        def step(tx: Tx) -> None:
-            tx.execute(
+        async def step(tx: Tx) -> None:
+            await tx.execute(
                 _INSERT_LOGIN,
                 {
                     "id": login_id,
@@ -244,8 +244,8 @@ class LoginService:
     async def browser_state(self, login_id: str, browser_secret: str) -> LoginState | str:
         """The login's state as its browser may see it (``"expired"`` when time ran out)."""
 
-        def step(tx: Tx) -> LoginState | str:
-            return self._visible_state(self._for_browser(tx, login_id, browser_secret))
+        async def step(tx: Tx) -> LoginState | str:
+            return self._visible_state(await self._for_browser(tx, login_id, browser_secret))
 
         return await self._call(step, write=False)
 
@@ -255,8 +255,8 @@ class LoginService:
         """The browser types the code the app shows; a few wrong codes end the login."""
         typed = "".join(code.split())
 
-        def step(tx: Tx) -> None:
-            login = self._for_browser(tx, login_id, browser_secret)
+        async def step(tx: Tx) -> None:
+            login = await self._for_browser(tx, login_id, browser_secret)
             self._refuse_expired(login)
             if login.state is not LoginState.SCANNED:
                 raise LoginStateError(state=login.state.value)
@@ -265,14 +265,14 @@ class LoginService:
                 and len(typed) == CODE_DIGITS
                 and same_token(typed, login.code_hash)
             ):
-                self._move(tx, login, LoginState.CONFIRMED)
+                await self._move(tx, login, LoginState.CONFIRMED)
                 return
             attempts = login.code_attempts + 1
             remaining = self._settings.login_code_tries - attempts
             if remaining <= 0:
-                with tx.atomic():
-                    self._move(tx, login, LoginState.FAILED, code_attempts=attempts)
-                    append(
+                async with tx.atomic():
+                    await self._move(tx, login, LoginState.FAILED, code_attempts=attempts)
+                    await append(
                         tx,
                         at=self._clock.now(),
                         action="login.failed",
@@ -282,7 +282,7 @@ class LoginService:
                         details={"reason": "wrong codes", "device": login.device_id},
                     )
                 raise LoginFailedError("too many wrong codes")
-            self._move(tx, login, login.state, announce=False, code_attempts=attempts)
+            await self._move(tx, login, login.state, announce=False, code_attempts=attempts)
             raise LoginCodeWrongError(remaining_attempts=remaining)
 
         await self._call(step, write=True)
@@ -293,7 +293,7 @@ class LoginService:
         browser_secret: str,
         *,
         source: str,
-        also: Callable[[Tx, str], bool] | None = None,
+        also: Callable[[Tx, str], Awaitable[bool]] | None = None,
     ) -> tuple[NewPortalSession, bool]:
         """Give an approved login's browser a brand-new portal session (once).
 
@@ -302,8 +302,8 @@ class LoginService:
         """
         token = new_token(32)
 
-        def step(tx: Tx) -> tuple[NewPortalSession, bool]:
-            login, device = self._login_and_device(tx, login_id, None)
+        async def step(tx: Tx) -> tuple[NewPortalSession, bool]:
+            login, device = await self._login_and_device(tx, login_id, None)
             if login is None or not same_token(browser_secret, login.browser_hash):
                 raise LoginUnknownError("unknown login or another browser")
             if login.state is not LoginState.APPROVED:
@@ -318,9 +318,9 @@ class LoginService:
                 raise DeviceUnknownError
             device.usable()  # refuses a revoked or blocked one
             expires_at = now + dt.timedelta(minutes=self._settings.session_ttl_minutes)
-            with tx.atomic():
-                self._move(tx, login, LoginState.COMPLETED, announce=False)
-                tx.execute(
+            async with tx.atomic():
+                await self._move(tx, login, LoginState.COMPLETED, announce=False)
+                await tx.execute(
                     _INSERT_PORTAL,
                     {
                         "token_hash": hash_token(token),
@@ -330,7 +330,7 @@ class LoginService:
                         "expires_at": tx.time(expires_at),
                     },
                 )
-                append(
+                await append(
                     tx,
                     at=now,
                     action="session.started",
@@ -339,7 +339,7 @@ class LoginService:
                     source=source,
                     details={"device": login.device_id},
                 )
-            more = also(tx, login.person_id) if also is not None else False
+            more = await also(tx, login.person_id) if also is not None else False
             return NewPortalSession(
                 token=token, expires_at=expires_at, person_id=login.person_id
             ), more
@@ -353,10 +353,10 @@ class LoginService:
     ) -> ScanResult:
         """An app scanned the QR: it (and only it) gets the code to show."""
 
-        def step(tx: Tx) -> ScanResult:
-            login, device = self._login_and_device(tx, login_id, device_id)
+        async def step(tx: Tx) -> ScanResult:
+            login, device = await self._login_and_device(tx, login_id, device_id)
             if login is None:  # then the query told nothing of the device
-                device = read_device(tx, device_id)
+                device = await read_device(tx, device_id)
             if device is None:
                 raise DeviceUnknownError
             device.usable()
@@ -372,7 +372,7 @@ class LoginService:
                 login.state is LoginState.SCANNED and login.device_id == device.id
             ):
                 code = new_digits(CODE_DIGITS)
-                self._move(
+                await self._move(
                     tx, login, LoginState.SCANNED, device_id=device.id, code_hash=hash_token(code)
                 )
                 return ScanResult(
@@ -395,8 +395,8 @@ class LoginService:
     ) -> tuple[str, str | None]:
         """The state the scanning app waits on, and the challenge once it may answer."""
 
-        def step(tx: Tx) -> tuple[str, str | None]:
-            login = self._load(tx, login_id)
+        async def step(tx: Tx) -> tuple[str, str | None]:
+            login = await self._load(tx, login_id)
             if login is None or not same_token(nonce, login.nonce_hash):
                 raise LoginUnknownError("unknown login or wrong nonce")
             if login.device_id != device_id:
@@ -420,8 +420,8 @@ class LoginService:
         if decision not in {"approve", "decline"}:
             raise BadRequestError("bad decision", reason=N_("the decision is approve or decline."))
 
-        def step(tx: Tx) -> Profile | None:
-            login, found = self._login_and_device(tx, login_id, device_id)
+        async def step(tx: Tx) -> Profile | None:
+            login, found = await self._login_and_device(tx, login_id, device_id)
             if login is None or login.device_id != device_id:
                 raise LoginUnknownError("not the scanning device")
             if found is None:
@@ -447,9 +447,9 @@ class LoginService:
             actor = f"device:{device.id}"
             now = self._clock.now()
             if decision == "decline":
-                with tx.atomic():
-                    self._move(tx, login, LoginState.DECLINED)
-                    append(
+                async with tx.atomic():
+                    await self._move(tx, login, LoginState.DECLINED)
+                    await append(
                         tx,
                         at=now,
                         action="login.declined",
@@ -460,14 +460,15 @@ class LoginService:
                 return None
             if pin is None:
                 raise BadRequestError("no pin", reason=N_("the PIN is missing."))
-            with tx.atomic():
+            async with tx.atomic():
                 try:
-                    check_pin(tx, device, pin, policy=self._pin, now=now, source=source)
+                    await check_pin(tx, device, pin, policy=self._pin, now=now, source=source)
                 except DeviceBlockedError:
-                    self._move(tx, login, LoginState.FAILED)  # kept: the error keeps its changes
+                    # Kept: the error keeps its changes.
+                    await self._move(tx, login, LoginState.FAILED)
                     raise
-                self._move(tx, login, LoginState.APPROVED, person_id=device.person_id)
-                append(
+                await self._move(tx, login, LoginState.APPROVED, person_id=device.person_id)
+                await append(
                     tx,
                     at=now,
                     action="login.approved",
@@ -476,7 +477,7 @@ class LoginService:
                     source=source,
                     details={"person": device.person_id},
                 )
-            return read_profile(tx, device.person_id)
+            return await read_profile(tx, device.person_id)
 
         return await self._call(step, write=True)
 
@@ -486,12 +487,8 @@ class LoginService:
         """Who holds a live portal session, or :class:`SessionInvalidError`."""
         return await self._call(functools.partial(self._portal_person, token=token), write=False)
 
-    def portal_person_here(self, token: str) -> Profile:
-        """:meth:`portal_person` in this thread (for code that runs in a worker thread)."""
-        return self._db.run(functools.partial(self._portal_person, token=token), write=False)
-
-    def _portal_person(self, tx: Tx, *, token: str) -> Profile:
-        rows = tx.all(_PORTAL_PERSON, {"token_hash": hash_token(token)})
+    async def _portal_person(self, tx: Tx, *, token: str) -> Profile:
+        rows = await tx.all(_PORTAL_PERSON, {"token_hash": hash_token(token)})
         if not rows:
             raise SessionInvalidError
         person_id, expires_at, ended_at, status = rows[0][:4]
@@ -509,12 +506,14 @@ class LoginService:
         """Log out: the session's cookie no longer works anywhere."""
         now = self._clock.now()
 
-        def step(tx: Tx) -> None:
-            with tx.atomic():
-                ended = tx.all(_END_PORTAL, {"now": tx.time(now), "token_hash": hash_token(token)})
+        async def step(tx: Tx) -> None:
+            async with tx.atomic():
+                ended = await tx.all(
+                    _END_PORTAL, {"now": tx.time(now), "token_hash": hash_token(token)}
+                )
                 if ended:
                     person = ended[0][0]
-                    append(
+                    await append(
                         tx,
                         at=now,
                         action="session.ended",
@@ -527,13 +526,13 @@ class LoginService:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _load(self, tx: Tx, login_id: str) -> LoginRow | None:
+    async def _load(self, tx: Tx, login_id: str) -> LoginRow | None:
         if len(login_id) > MAX_ID_LENGTH:
             return None
-        row = tx.one(_LOGIN + tx.for_update, {"id": login_id})
+        row = await tx.one(_LOGIN + tx.for_update, {"id": login_id})
         return None if row is None else LoginRow.of(row)
 
-    def _login_and_device(
+    async def _login_and_device(
         self, tx: Tx, login_id: str, device_id: str | None
     ) -> tuple[LoginRow | None, DeviceRow | None]:
         """The login, and the device ``device_id`` (or the login's own when None).
@@ -546,27 +545,27 @@ class LoginService:
         ):
             return None, None
         if tx.locking:
-            login = self._load(tx, login_id)
+            login = await self._load(tx, login_id)
             wanted = device_id if device_id is not None else (login.device_id if login else None)
             if login is None or wanted is None:
                 return login, None
-            row = tx.one(
+            row = await tx.one(
                 f"SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = :id{tx.for_update}",
                 {"id": wanted},
             )
             return login, None if row is None else DeviceRow.of(row)
-        row = tx.one(_LOGIN_AND_DEVICE, {"id": login_id, "device": device_id})
+        row = await tx.one(_LOGIN_AND_DEVICE, {"id": login_id, "device": device_id})
         if row is None:
             return None, None
         return LoginRow.of(row), DeviceRow.of(row, 13)
 
-    def _for_browser(self, tx: Tx, login_id: str, secret: str) -> LoginRow:
-        login = self._load(tx, login_id)
+    async def _for_browser(self, tx: Tx, login_id: str, secret: str) -> LoginRow:
+        login = await self._load(tx, login_id)
         if login is None or not same_token(secret, login.browser_hash):
             raise LoginUnknownError("unknown login or another browser")
         return login
 
-    def _move(
+    async def _move(
         self, tx: Tx, login: LoginRow, state: LoginState, *, announce: bool = True, **values: object
     ) -> None:
         """Compare-and-set the login's row; tell the waiters once it commits (``announce``)."""
@@ -587,14 +586,14 @@ class LoginService:
             # NOTIFY in the same statement: delivered to every node once it commits.
             params["payload"] = f"{login.id} {state.value}"
             moved = len(
-                tx.all(
+                await tx.all(
                     f"WITH moved AS ({update} RETURNING id) "
                     f"SELECT pg_notify('{CHANNEL}', :payload) FROM moved",
                     params,
                 )
             )
         else:
-            moved = tx.execute(update, params)
+            moved = await tx.execute(update, params)
             if announce:
                 tx.after_commit(functools.partial(self._events.notify, login.id, state.value))
         if moved != 1:

@@ -981,13 +981,13 @@ def _report(
     }
 
 
-def awaits_first_login(tx: Tx, person_id: str) -> bool:
+async def awaits_first_login(tx: Tx, person_id: str) -> bool:
     """Whether ``person_id`` administers an approved request that their first login completes.
 
     Asked on every login (a plain query on the login's own transaction); only a yes costs the
     unit of work of :meth:`RegistrationService.first_login`.
     """
-    row = tx.one(
+    row = await tx.one(
         "SELECT 1 FROM registration_requests WHERE admin_person_id = :person AND state = :state",
         {"person": person_id, "state": S.APPROVED.value},
     )

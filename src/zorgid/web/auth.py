@@ -87,30 +87,30 @@ def container_of(request: Request) -> Container:
     return container
 
 
-def visitor(request: Request) -> Visitor | None:
+async def visitor(request: Request) -> Visitor | None:
     """The logged-in person of this browser, or None."""
     token = request.cookies.get(SESSION_COOKIE, "")
     if not token or len(token) > MAX_COOKIE:
         return None
     container = container_of(request)
     try:
-        profile = container.logins.portal_person_here(token)
+        profile = await container.logins.portal_person(token)
     except SessionInvalidError:
         return None
     return Visitor(profile=profile, session_token=token)
 
 
-def require_person(request: Request) -> Visitor:
+async def require_person(request: Request) -> Visitor:
     """The logged-in person, or :class:`LoginRequiredError`."""
-    found = visitor(request)
+    found = await visitor(request)
     if found is None:
         raise LoginRequiredError
     return found
 
 
-def require_operator(request: Request) -> Visitor:
+async def require_operator(request: Request) -> Visitor:
     """The logged-in operator, or :class:`LoginRequiredError` / :class:`ForbiddenError`."""
-    found = require_person(request)
+    found = await require_person(request)
     if not found.is_operator:
         raise ForbiddenError(f"person {found.person_id} is not an operator")
     return found
