@@ -32,8 +32,9 @@ Eight HTTP requests make one ceremony. Reported per database and concurrency:
   the ratio of the ceremony phase's requests/s to it;
 - CPU, as a share of one core: the server process, this client (near 100 % the client, not the
   server, may be what limits the figures: the output says so), the PostgreSQL backends serving
-  the bench's database (on the client's core, see above), and everything else on each core (other work on the machine makes the figures low:
-  the output says so when it took more than 10 % of the server's core); the server's CPU
+  the bench's database (on the client's core, see above), and everything else on each core
+  (other work on the machine makes the figures low: the output says so when it took more than
+  10 % of the server's core); the server's CPU
   milliseconds per ceremony, per request and per ``/healthz``; PostgreSQL sessions opened per
   second (a connection pool that keeps opening connections shows here);
 - every non-2xx answer and every failed ceremony, by step; a run with any is marked.

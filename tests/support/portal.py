@@ -85,7 +85,7 @@ def confirmed_login(container: Container, *, device_id: str, app: App) -> Confir
         )
     )
     asyncio.run(logins.enter_code(login_id, started.browser_secret, scanned.code, source=SOURCE))
-    _, challenge = asyncio.run(logins.app_state(login_id, nonce=nonce, device_id=device_id))
+    challenge = asyncio.run(logins.app_state(login_id, nonce=nonce, device_id=device_id)).challenge
     assert challenge is not None
     return ConfirmedLogin(login_id, started.browser_secret, challenge, app)
 

@@ -48,7 +48,10 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Coroutine
 
     import asyncpg
+    from asyncpg.pool import PoolConnectionProxy
     from sqlalchemy.orm import Session
+
+    PgConnection = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
 
 T = TypeVar("T")
 Params = dict[str, Any]
@@ -342,7 +345,7 @@ class _PostgresTx(_Callbacks):
     dialect = "postgresql"
     row_lock = " FOR UPDATE"
 
-    def __init__(self, connection: asyncpg.Connection, *, locking: bool) -> None:
+    def __init__(self, connection: PgConnection, *, locking: bool) -> None:
         super().__init__()
         self._connection = connection
         self.locking = locking
@@ -388,56 +391,63 @@ class _PostgresTx(_Callbacks):
 class PostgresDatabase:
     """One PostgreSQL database; see the module's docstring.
 
-    Connections belong to the event loop that opened them (asyncpg's rule): each loop gets its
-    own idle list (a service has one loop; tests and tools may run several).
+    Connections come from asyncpg's pool, at most ``pool_size`` of them per event loop (a
+    service has one loop; tests and tools may run several, and asyncpg ties a connection to
+    the loop that opened it). A step that finds them all busy waits for one.
     """
 
     dialect = "postgresql"
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, pool_size: int = 20) -> None:
         self._dsn = dsn
-        self._idle: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, list[asyncpg.Connection]
+        self._size = pool_size
+        self._pools: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Future[asyncpg.Pool]
         ] = weakref.WeakKeyDictionary()
-        self._opened: list[tuple[asyncio.AbstractEventLoop, asyncpg.Connection]] = []
+        self._opened: list[tuple[asyncio.AbstractEventLoop, asyncpg.Pool]] = []
         self._guard = threading.Lock()
 
-    async def _connection(self) -> asyncpg.Connection:
+    async def _pool(self) -> asyncpg.Pool:
         import asyncpg  # noqa: PLC0415 - only PostgreSQL deployments need it
 
         loop = asyncio.get_running_loop()
-        idle = self._idle.setdefault(loop, [])
-        if idle:
-            return idle.pop()
-        connection = await asyncpg.connect(self._dsn)
-        with self._guard:
-            self._opened.append((loop, connection))
-        return connection
+        made = self._pools.get(loop)
+        if made is not None and made.done():
+            return made.result()
+        if made is None:
+            made = self._pools[loop] = loop.create_future()
+            try:
+                pool = await asyncpg.create_pool(
+                    self._dsn, min_size=0, max_size=self._size, reset=_keep_session
+                )
+            except BaseException as error:
+                del self._pools[loop]
+                made.set_exception(error)
+                made.exception()  # retrieved: the next step tries again
+                raise
+            made.set_result(pool)
+            with self._guard:
+                self._opened.append((loop, pool))
+        return await asyncio.shield(made)
 
     async def call(self, step: Callable[[Tx], Coroutine[Any, Any, T]], *, write: bool) -> T:
         """Run ``step``: optimistic, then once more locking on a conflict."""
-        connection = await self._connection()
-        healthy = False
-        try:
-            if not write:
-                result = await step(_PostgresTx(connection, locking=False))
-            else:
+        pool = await self._pool()
+        async with pool.acquire() as connection:
+            try:
+                if not write:
+                    return await step(_PostgresTx(connection, locking=False))
                 try:
-                    result = await self._attempt(connection, step, locking=False)
+                    return await self._attempt(connection, step, locking=False)
                 except ConflictError:
-                    result = await self._attempt(connection, step, locking=True)
-        except BaseException as error:
-            healthy = await _recovered(connection, error)
-            raise
-        else:
-            healthy = True
-        finally:
-            self._release(connection, healthy=healthy)
-        return result
+                    return await self._attempt(connection, step, locking=True)
+            finally:
+                if connection.is_in_transaction():  # a step broken off half-way
+                    await connection.execute("ROLLBACK")
 
     async def _attempt(
         self,
-        connection: asyncpg.Connection,
+        connection: PgConnection,
         step: Callable[[Tx], Coroutine[Any, Any, T]],
         *,
         locking: bool,
@@ -459,31 +469,30 @@ class PostgresDatabase:
         tx.fire()
         return result
 
-    def _release(self, connection: asyncpg.Connection, *, healthy: bool) -> None:
-        if healthy and not connection.is_closed():
-            self._idle.setdefault(asyncio.get_running_loop(), []).append(connection)
-            return
-        with self._guard:
-            self._opened = [(lp, c) for lp, c in self._opened if c is not connection]
-        if not connection.is_closed():
-            connection.terminate()
-
     def close(self) -> None:
         """Close every connection this object opened (on whichever loop it lives)."""
         with self._guard:
             opened, self._opened = self._opened, []
-        self._idle = weakref.WeakKeyDictionary()
-        for loop, connection in opened:
-            if connection.is_closed():
-                continue
+        self._pools = weakref.WeakKeyDictionary()
+        for loop, pool in opened:
             if loop.is_closed():
-                _close_socket(connection)
+                for holder in getattr(pool, "_holders", ()):
+                    connection = getattr(holder, "_con", None)
+                    if connection is not None and not connection.is_closed():
+                        _close_socket(connection)
             elif loop.is_running():
                 with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(connection.terminate)
+                    loop.call_soon_threadsafe(pool.terminate)
             else:
                 with contextlib.suppress(RuntimeError):
-                    connection.terminate()
+                    pool.terminate()
+
+
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """Hand a connection back as it is (asyncpg's reset costs a round trip per step).
+
+    Steps leave no session state behind; an open transaction is rolled back before release.
+    """
 
 
 def _close_socket(connection: asyncpg.Connection) -> None:
@@ -494,22 +503,6 @@ def _close_socket(connection: asyncpg.Connection) -> None:
     if isinstance(sock, socket.socket):
         with contextlib.suppress(OSError):
             sock.close()
-
-
-async def _recovered(connection: asyncpg.Connection, error: BaseException) -> bool:
-    """Whether ``connection`` may be used again after ``error`` (it is rolled back if so)."""
-    import asyncpg  # noqa: PLC0415
-
-    if connection.is_closed() or isinstance(
-        error, (asyncpg.InterfaceError, OSError, asyncio.CancelledError)
-    ):
-        return False
-    if connection.is_in_transaction():
-        try:
-            await connection.execute("ROLLBACK")
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-            return False
-    return True
 
 
 # -- inside an ORM transaction ------------------------------------------------------------------

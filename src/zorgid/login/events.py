@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import Iterator
 
 CHANNEL = "zorgid_login"
 log = logging.getLogger("zorgid.login.events")
@@ -166,28 +167,34 @@ class PostgresEvents(LocalEvents):
         await super().stop()
 
     async def _listen(self) -> None:
-        import psycopg  # noqa: PLC0415 - only PostgreSQL deployments need the async driver
+        import asyncpg  # noqa: PLC0415 - only PostgreSQL deployments need the driver
 
         while True:
+            connection = None
             try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._conninfo, autocommit=True
-                ) as connection:
-                    await connection.execute(f"LISTEN {CHANNEL}")
-                    self._ready.set()
-                    # Changes during a reconnect were not heard: wake everyone to re-read.
-                    for login_id in list(self._waiters):
-                        self._wake(login_id)
-                    async for payload in _notifies(connection):
-                        login_id, _, state = payload.partition(" ")
-                        self._wake(login_id, state)
+                connection = await asyncpg.connect(self._conninfo)
+                lost = asyncio.Event()
+                connection.add_termination_listener(functools.partial(_set, lost))
+                await connection.add_listener(CHANNEL, self._heard)
+                self._ready.set()
+                # Changes during a reconnect were not heard: wake everyone to re-read.
+                for login_id in list(self._waiters):
+                    self._wake(login_id)
+                await lost.wait()
+                log.warning("login listener lost its connection; reconnecting")
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.warning("login listener lost its connection; reconnecting", exc_info=True)
-                await asyncio.sleep(1)
+                log.warning("login listener cannot connect; trying again", exc_info=True)
+            finally:
+                if connection is not None and not connection.is_closed():
+                    connection.terminate()
+            await asyncio.sleep(1)
+
+    def _heard(self, _connection: object, _pid: int, _channel: str, payload: object) -> None:
+        login_id, _, state = str(payload).partition(" ")
+        self._wake(login_id, state)
 
 
-async def _notifies(connection: object) -> AsyncIterator[str]:
-    async for notification in connection.notifies():  # type: ignore[attr-defined]
-        yield notification.payload
+def _set(flag: asyncio.Event, *_args: object) -> None:
+    flag.set()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import delete, or_
@@ -75,6 +75,13 @@ _LOGIN_AND_DEVICE = (
     f"SELECT {_LOGIN_COLUMNS}, {DEVICE_COLUMNS} FROM login_sessions l "
     "LEFT OUTER JOIN devices d ON d.id = COALESCE(:device, l.device_id) WHERE l.id = :id"
 )
+#: The same and the device's person with their roles (an answer shows them when approved).
+_LOGIN_DEVICE_PROFILE = (
+    f"SELECT {_LOGIN_COLUMNS}, {DEVICE_COLUMNS}, {PROFILE_COLUMNS} FROM login_sessions l "
+    "LEFT OUTER JOIN devices d ON d.id = COALESCE(:device, l.device_id) "
+    f"LEFT OUTER JOIN persons p ON p.id = d.person_id {PROFILE_JOINS} "
+    "WHERE l.id = :id ORDER BY m.id"
+)
 _INSERT_LOGIN = (
     "INSERT INTO login_sessions (id, browser_hash, nonce_hash, challenge, code_hash, "
     "code_attempts, state, device_id, person_id, client_ip, user_agent, created_at, expires_at) "
@@ -127,6 +134,23 @@ class ScanResult:
     client_ip: str
     user_agent: str
     code: str
+
+
+@dataclass(frozen=True)
+class AppView:
+    """What the scanning app may know of a login: its state, and once confirmed the challenge."""
+
+    state: str
+    _challenge: str = field(repr=False)
+
+    @property
+    def challenge(self) -> str | None:
+        """The challenge to sign, only once the browser typed the right code."""
+        return self._challenge if self.state == LoginState.CONFIRMED else None
+
+    def now(self, state: str) -> AppView:
+        """The same login in a state a notification told (the challenge never changes)."""
+        return AppView(state, self._challenge)
 
 
 @dataclass(frozen=True)
@@ -303,7 +327,7 @@ class LoginService:
         token = new_token(32)
 
         async def step(tx: Tx) -> tuple[NewPortalSession, bool]:
-            login, device = await self._login_and_device(tx, login_id, None)
+            login, device, _ = await self._login_and_device(tx, login_id, None)
             if login is None or not same_token(browser_secret, login.browser_hash):
                 raise LoginUnknownError("unknown login or another browser")
             if login.state is not LoginState.APPROVED:
@@ -354,7 +378,7 @@ class LoginService:
         """An app scanned the QR: it (and only it) gets the code to show."""
 
         async def step(tx: Tx) -> ScanResult:
-            login, device = await self._login_and_device(tx, login_id, device_id)
+            login, device, _ = await self._login_and_device(tx, login_id, device_id)
             if login is None:  # then the query told nothing of the device
                 device = await read_device(tx, device_id)
             if device is None:
@@ -390,19 +414,16 @@ class LoginService:
 
         return await self._call(step, write=True)
 
-    async def app_state(
-        self, login_id: str, *, nonce: str, device_id: str
-    ) -> tuple[str, str | None]:
+    async def app_state(self, login_id: str, *, nonce: str, device_id: str) -> AppView:
         """The state the scanning app waits on, and the challenge once it may answer."""
 
-        async def step(tx: Tx) -> tuple[str, str | None]:
+        async def step(tx: Tx) -> AppView:
             login = await self._load(tx, login_id)
             if login is None or not same_token(nonce, login.nonce_hash):
                 raise LoginUnknownError("unknown login or wrong nonce")
             if login.device_id != device_id:
                 raise LoginUnknownError("not the scanning device")
-            state = self._visible_state(login)
-            return str(state), login.challenge if state == LoginState.CONFIRMED else None
+            return AppView(str(self._visible_state(login)), login.challenge)
 
         return await self._call(step, write=False)
 
@@ -421,7 +442,9 @@ class LoginService:
             raise BadRequestError("bad decision", reason=N_("the decision is approve or decline."))
 
         async def step(tx: Tx) -> Profile | None:
-            login, found = await self._login_and_device(tx, login_id, device_id)
+            login, found, profile = await self._login_and_device(
+                tx, login_id, device_id, profile=True
+            )
             if login is None or login.device_id != device_id:
                 raise LoginUnknownError("not the scanning device")
             if found is None:
@@ -477,7 +500,7 @@ class LoginService:
                     source=source,
                     details={"person": device.person_id},
                 )
-            return await read_profile(tx, device.person_id)
+            return profile or await read_profile(tx, device.person_id)
 
         return await self._call(step, write=True)
 
@@ -533,31 +556,35 @@ class LoginService:
         return None if row is None else LoginRow.of(row)
 
     async def _login_and_device(
-        self, tx: Tx, login_id: str, device_id: str | None
-    ) -> tuple[LoginRow | None, DeviceRow | None]:
+        self, tx: Tx, login_id: str, device_id: str | None, *, profile: bool = False
+    ) -> tuple[LoginRow | None, DeviceRow | None, Profile | None]:
         """The login, and the device ``device_id`` (or the login's own when None).
 
         Locking, the login is locked first and then the device (one lock order for every
-        step rules out deadlocks); otherwise one query reads both.
+        step rules out deadlocks); otherwise one query reads both, and with ``profile`` the
+        device's person and roles too (else the profile is None: read it when needed).
         """
         if len(login_id) > MAX_ID_LENGTH or (
             device_id is not None and len(device_id) > MAX_ID_LENGTH
         ):
-            return None, None
+            return None, None, None
         if tx.locking:
             login = await self._load(tx, login_id)
             wanted = device_id if device_id is not None else (login.device_id if login else None)
             if login is None or wanted is None:
-                return login, None
+                return login, None, None
             row = await tx.one(
                 f"SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = :id{tx.for_update}",
                 {"id": wanted},
             )
-            return login, None if row is None else DeviceRow.of(row)
-        row = await tx.one(_LOGIN_AND_DEVICE, {"id": login_id, "device": device_id})
-        if row is None:
-            return None, None
-        return LoginRow.of(row), DeviceRow.of(row, 13)
+            return login, None if row is None else DeviceRow.of(row), None
+        params = {"id": login_id, "device": device_id}
+        rows = await tx.all(_LOGIN_DEVICE_PROFILE if profile else _LOGIN_AND_DEVICE, params)
+        if not rows:
+            return None, None, None
+        device = DeviceRow.of(rows[0], 13)
+        person = profile_of(device.person_id, rows, 21) if profile and device else None
+        return LoginRow.of(rows[0]), device, person
 
     async def _for_browser(self, tx: Tx, login_id: str, secret: str) -> LoginRow:
         login = await self._load(tx, login_id)

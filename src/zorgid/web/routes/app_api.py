@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable
 
     from zorgid.bootstrap import Container
+    from zorgid.login.service import AppView
 
 PREFIX = "/api/app/v1"
 router = APIRouter(prefix=PREFIX)
@@ -152,20 +153,24 @@ async def wait(request: Request) -> JSONResponse:
     container, login_id = container_of(request), fast_login_id(request)
     body = await json_body(request, WaitRequest)
 
-    def read() -> Awaitable[tuple[str, str | None]]:
+    def read() -> Awaitable[AppView]:
         return container.logins.app_state(login_id, nonce=body.nonce, device_id=body.device_id)
 
     deadline = time.monotonic() + WAIT_SECONDS
     with container.events.subscribe(login_id) as subscription:
-        while True:
-            state, challenge = await read()
+        view = await read()
+        # An app that went away (closed, killed) stops its poll within 5 s.
+        while view.state == "scanned" and not await request.is_disconnected():
             remaining = deadline - time.monotonic()
-            if state != "scanned" or remaining <= 0:
+            if remaining <= 0:
                 break
-            await subscription.wait(min(remaining, 5.0))
-    answer: dict[str, object] = {"state": state}
-    if challenge is not None:
-        answer["challenge"] = challenge
+            if await subscription.wait(min(remaining, 5.0)) and subscription.state:
+                view = view.now(subscription.state)  # what the change committed
+            else:
+                view = await read()  # a timeout (or a lost notification): ask the database
+    answer: dict[str, object] = {"state": view.state}
+    if view.challenge is not None:
+        answer["challenge"] = view.challenge
     return JSONResponse(answer)
 
 
