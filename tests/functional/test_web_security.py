@@ -99,3 +99,51 @@ def test_health_readiness_and_metrics_answer(browser: Browser) -> None:
     assert browser.get("/readyz").json() == {"status": "ready"}
     metrics = browser.get("/metrics").text
     assert "zorgid_http_requests_total" in metrics
+
+
+@pytest.mark.parametrize(
+    ("path", "kwargs", "field"),
+    [
+        ("code", {"data": {"code": "1" * 101, "csrf": "x"}}, "code"),
+        ("code", {"files": {"code": ("code.txt", b"123456")}}, None),
+        ("complete", {"data": {"csrf": "x" * 101}}, "csrf"),
+        ("code", {"content": b"\xff\xfe=%%%&code=\x00"}, None),
+    ],
+)
+def test_the_login_forms_refuse_hostile_fields_with_a_coded_400(
+    browser: Browser, path: str, kwargs: dict[str, object], field: str | None
+) -> None:
+    page = read_login_page(browser.get("/").text)
+    headers = {"accept": "application/json"}
+    if "content" in kwargs:
+        headers["content-type"] = "application/x-www-form-urlencoded"
+    response = browser.post(f"/login/{page.login_id}/{path}", headers=headers, **kwargs)
+    assert 400 <= response.status_code < 500, response.text
+    error = response.json()["error"]
+    assert error["code"] in {"bad_request", "csrf_invalid"}
+    if field is not None:
+        assert error["code"] == "bad_request"
+        assert field in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("step", "body"),
+    [
+        ("wait", b'{"nonce": "n", "device_id": "d", "extra": 1}'),
+        ("wait", b'{"nonce": "' + b"n" * 65 + b'", "device_id": "d"}'),
+        ("answer", b'{"device_id": "d", "decision": "maybe", "signature": "s"}'),
+        ("answer", b'{"device_id": "d", "decision": "approve", "pin": "' + b"1" * 17 + b'"}'),
+        ("answer", b"\x00" * 10),
+    ],
+)
+def test_the_app_steps_refuse_hostile_bodies_with_a_coded_400(
+    browser: Browser, step: str, body: bytes
+) -> None:
+    page = read_login_page(browser.get("/").text)
+    response = browser.post(
+        f"/api/app/v1/logins/{page.login_id}/{step}",
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "bad_request"
