@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import functools
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,6 +37,16 @@ def load_device_key(spki_der: bytes) -> ec.EllipticCurvePublicKey:
             "public key not P-256", reason=N_("the public key is not a P-256 key.")
         )
     return key
+
+
+@functools.lru_cache(maxsize=8192)
+def stored_device_key(spki_der: bytes) -> ec.EllipticCurvePublicKey:
+    """:func:`load_device_key` for a key the service stored (each login parses it again else).
+
+    The bytes are the key: a device's key never changes, and a revoked device is refused on
+    its status before its key is used.
+    """
+    return load_device_key(spki_der)
 
 
 def verify_device_signature(

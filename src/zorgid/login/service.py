@@ -23,7 +23,7 @@ from zorgid.core.protocol import answer_string, scan_string
 from zorgid.core.tokens import hash_token, new_digits, new_id, new_token, same_token
 from zorgid.db.base import table
 from zorgid.db.raw import ConflictError, read_time
-from zorgid.identity.devicekeys import load_device_key, verify_device_signature
+from zorgid.identity.devicekeys import stored_device_key, verify_device_signature
 from zorgid.identity.devices import (
     DEVICE_COLUMNS,
     MAX_ID_LENGTH,
@@ -385,7 +385,7 @@ class LoginService:
                 raise DeviceUnknownError
             device.usable()
             verify_device_signature(
-                load_device_key(device.public_key),
+                stored_device_key(device.public_key),
                 signature,
                 scan_string(login_id, nonce, device_id),
             )
@@ -460,7 +460,7 @@ class LoginService:
             # signature over it shows the app answered this pairing. A decline signs the empty
             # challenge (answer_string): it may come before the code, and it grants nothing.
             verify_device_signature(
-                load_device_key(device.public_key),
+                stored_device_key(device.public_key),
                 signature,
                 answer_string(
                     login.id, login.challenge, "approve" if decision == "approve" else "decline"
