@@ -432,6 +432,8 @@ class PostgresDatabase:
 
     async def call(self, step: Callable[[Tx], Coroutine[Any, Any, T]], *, write: bool) -> T:
         """Run ``step``: optimistic, then once more locking on a conflict."""
+        import asyncpg  # noqa: PLC0415 - only PostgreSQL deployments need it
+
         pool = await self._pool()
         async with pool.acquire() as connection:
             try:
@@ -443,7 +445,10 @@ class PostgresDatabase:
                     return await self._attempt(connection, step, locking=True)
             finally:
                 if connection.is_in_transaction():  # a step broken off half-way
-                    await connection.execute("ROLLBACK")
+                    # Best effort: if this fails too, the pool's own reset rolls back or
+                    # drops the connection.
+                    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
+                        await connection.execute("ROLLBACK")
 
     async def _attempt(
         self,
