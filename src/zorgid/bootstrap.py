@@ -19,7 +19,7 @@ from zorgid.audit.log import AuditLog
 from zorgid.core.clock import Clock, SystemClock
 from zorgid.core.i18n import N_
 from zorgid.db.engine import make_engine, make_read_session_factory, make_session_factory
-from zorgid.db.raw import RawDatabase, open_raw
+from zorgid.db.raw import RawDatabase, open_raw, plain_dsn
 from zorgid.errors import ZorgidError
 from zorgid.identity.service import IdentityService
 from zorgid.login.events import LocalEvents, LoginEvents, PostgresEvents
@@ -352,7 +352,7 @@ def _certificates(paths: tuple[Path, ...]) -> tuple[x509.Certificate, ...]:
 
 
 def _libpq_conninfo(engine: Engine) -> str:
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return plain_dsn(engine.url.render_as_string(hide_password=False))
 
 
 def load_keys(key_dir: Path, *, create: bool) -> Keys:

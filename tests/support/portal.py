@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from zorgid.bootstrap import Container
+    from zorgid.identity.devices import Profile
     from zorgid.identity.models import Role
 
 SESSION_COOKIE = "zorgid_session"
@@ -40,16 +41,7 @@ def portal_session(
     app = App()
     device = redeem(container, Activation(issued.activation_id, nonce, ""), app=app)
     confirmed = confirmed_login(container, device_id=device.id, app=app)
-    asyncio.run(
-        container.logins.answer(
-            confirmed.login_id,
-            device_id=device.id,
-            decision="approve",
-            pin=PIN,
-            signature=confirmed.approval(),
-            source=SOURCE,
-        )
-    )
+    confirmed.answer(container, device_id=device.id)
     new, _ = asyncio.run(
         container.logins.complete(confirmed.login_id, confirmed.browser_secret, source=SOURCE)
     )
@@ -68,6 +60,19 @@ class ConfirmedLogin:
     def approval(self) -> str:
         """The app's signature over an approval of this login."""
         return self.app.sign("zorgid-login-v1", self.login_id, self.challenge, "approve")
+
+    def answer(self, container: Container, *, device_id: str, pin: str = PIN) -> Profile | None:
+        """The app approves with ``pin`` (through the login path, as the app API does)."""
+        return asyncio.run(
+            container.logins.answer(
+                self.login_id,
+                device_id=device_id,
+                decision="approve",
+                pin=pin,
+                signature=self.approval(),
+                source=SOURCE,
+            )
+        )
 
 
 def confirmed_login(container: Container, *, device_id: str, app: App) -> ConfirmedLogin:

@@ -578,5 +578,11 @@ def open_raw(url: str, *, write_lock: contextlib.AbstractContextManager[object])
             msg = "the login path needs a SQLite file, not an in-memory database"
             raise ValueError(msg)
         return SqliteDatabase(parsed.database, write_lock=write_lock)
-    dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    return PostgresDatabase(dsn)
+    return PostgresDatabase(plain_dsn(url))
+
+
+def plain_dsn(url: str) -> str:
+    """A PostgreSQL URL as libpq and asyncpg take it (SQLAlchemy's driver name taken out)."""
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

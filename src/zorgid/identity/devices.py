@@ -96,17 +96,20 @@ def refuse_unusable(status: DeviceStatus) -> None:
         raise DeviceRevokedError
 
 
+async def find_device(tx: Tx, device_id: str) -> DeviceRow | None:
+    """The device ``device_id`` as it is (locked when the step locks), or None."""
+    if len(device_id) > MAX_ID_LENGTH:
+        return None
+    row = await tx.one(
+        f"SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = :id{tx.for_update}",
+        {"id": device_id},
+    )
+    return None if row is None else DeviceRow.of(row)
+
+
 async def read_device(tx: Tx, device_id: str) -> DeviceRow:
     """A usable device (locked when the step locks), or the refusal."""
-    row = (
-        await tx.one(
-            f"SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = :id{tx.for_update}",
-            {"id": device_id},
-        )
-        if len(device_id) <= MAX_ID_LENGTH
-        else None
-    )
-    device = None if row is None else DeviceRow.of(row)
+    device = await find_device(tx, device_id)
     if device is None:
         raise DeviceUnknownError
     return device.usable()
@@ -142,18 +145,22 @@ async def check_pin(  # noqa: PLR0913 - an attempt and its context
     again with the device read anew.
     """
     subject = f"device:{device.id}"
-    remaining = policy.max_failures - device.pin_failures
-    if device.pin_next_try_at is not None and device.pin_next_try_at > now:
-        wait = int((device.pin_next_try_at - now).total_seconds() + 0.999)
+
+    async def record(action: str, details: dict[str, object]) -> None:
         await append(
             tx,
             at=now,
-            action="pin.refused",
+            action=action,
             actor=subject,
             subject=subject,
             source=source,
-            details={"reason": "wait", "retry_after": wait},
+            details=details,
         )
+
+    remaining = policy.max_failures - device.pin_failures
+    if device.pin_next_try_at is not None and device.pin_next_try_at > now:
+        wait = int((device.pin_next_try_at - now).total_seconds() + 0.999)
+        await record("pin.refused", {"reason": "wait", "retry_after": wait})
         raise PinWaitError(retry_after=wait, remaining_attempts=remaining)
     if pin_matches(policy.key, device.id, device.pin_salt, pin, device.pin_mac):
         await _set_pin_state(tx, device, failures=0, next_try=None, used=now)
@@ -161,30 +168,14 @@ async def check_pin(  # noqa: PLR0913 - an attempt and its context
     failures = device.pin_failures + 1
     if failures >= policy.max_failures:
         await _set_pin_state(tx, device, failures=failures, status=DeviceStatus.BLOCKED)
-        await append(
-            tx,
-            at=now,
-            action="device.blocked",
-            actor=subject,
-            subject=subject,
-            source=source,
-            details={"failures": failures},
-        )
+        await record("device.blocked", {"failures": failures})
         raise DeviceBlockedError("too many wrong PINs")
     next_try = None
     if failures >= policy.free_tries:
         delay = policy.backoff_seconds * 2 ** (failures - policy.free_tries)
         next_try = now + dt.timedelta(seconds=delay)
     await _set_pin_state(tx, device, failures=failures, next_try=next_try)
-    await append(
-        tx,
-        at=now,
-        action="pin.wrong",
-        actor=subject,
-        subject=subject,
-        source=source,
-        details={"failures": failures},
-    )
+    await record("pin.wrong", {"failures": failures})
     raise PinWrongError(remaining_attempts=policy.max_failures - failures)
 
 

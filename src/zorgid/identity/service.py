@@ -25,6 +25,7 @@ from zorgid.identity.devicekeys import (
     verify_device_signature,
 )
 from zorgid.identity.devices import (
+    MAX_ID_LENGTH,
     PinPolicy,
     Profile,
     check_pin,
@@ -67,7 +68,6 @@ _BAD_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u20
 STATUS_WINDOW = dt.timedelta(minutes=2)
 MAX_NAME = 200
 MAX_EMAIL = 320
-MAX_ID_LENGTH = 32
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from zorgid.identity.devices import (
     PinPolicy,
     Profile,
     check_pin,
+    find_device,
     profile_of,
     read_device,
     read_profile,
@@ -573,11 +574,7 @@ class LoginService:
             wanted = device_id if device_id is not None else (login.device_id if login else None)
             if login is None or wanted is None:
                 return login, None, None
-            row = await tx.one(
-                f"SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = :id{tx.for_update}",
-                {"id": wanted},
-            )
-            return login, None if row is None else DeviceRow.of(row), None
+            return login, await find_device(tx, wanted), None
         params = {"id": login_id, "device": device_id}
         rows = await tx.all(_LOGIN_DEVICE_PROFILE if profile else _LOGIN_AND_DEVICE, params)
         if not rows:

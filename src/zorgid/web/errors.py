@@ -19,6 +19,8 @@ from zorgid.errors import ZorgidError
 from zorgid.web.language import request_language
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from fastapi import FastAPI
     from starlette.requests import Request
 
@@ -99,6 +101,17 @@ class InternalServerError(ZorgidError):
     message = N_("Something went wrong on our side. Please try again in a moment.")
 
 
+def invalid_request(problems: Sequence[Mapping[str, Any]], *, skip: int = 0) -> InvalidRequestError:
+    """The 400 for pydantic's ``problems``, naming each field.
+
+    ``skip`` leaves out leading parts of a field's path (FastAPI's ``body``).
+    """
+    fields = sorted(
+        {".".join(str(part) for part in p.get("loc", ())[skip:]) or "body" for p in problems}
+    )
+    return InvalidRequestError(str(problems)[:500], reason=", ".join(fields)[:200])
+
+
 def wants_json(request: Request) -> bool:
     """The app API and clients that ask for JSON get JSON."""
     path = request.url.path
@@ -151,12 +164,7 @@ def install(app: FastAPI) -> None:
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)  # noqa: S101
-        fields = sorted(
-            {".".join(str(p) for p in e.get("loc", ())[1:]) or "body" for e in exc.errors()}
-        )
-        return error_response(
-            request, InvalidRequestError(str(exc.errors())[:500], reason=", ".join(fields)[:200])
-        )
+        return error_response(request, invalid_request(exc.errors(), skip=1))
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)  # noqa: S101

@@ -17,15 +17,13 @@ from typing import TYPE_CHECKING, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.routing import Route
 
-from zorgid.web.errors import InvalidRequestError
+from zorgid.web.errors import InvalidRequestError, invalid_request
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from starlette.requests import Request
     from starlette.responses import Response
-
-    from zorgid.bootstrap import Container
 
 M = TypeVar("M", bound=BaseModel)
 _ID = re.compile(r"[A-Za-z0-9_-]{22}")
@@ -49,12 +47,6 @@ def route(
     return register
 
 
-def container_of(request: Request) -> Container:
-    """The service's composition root."""
-    container: Container = request.app.state.container
-    return container
-
-
 def login_id(request: Request) -> str:
     """The ``{login_id}`` of the path: 22 URL-safe base64 characters."""
     value = str(request.path_params["login_id"])
@@ -68,12 +60,7 @@ async def json_body(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate_json(await request.body())
     except ValidationError as error:
-        fields = sorted(
-            {".".join(str(part) for part in e.get("loc", ())) or "body" for e in error.errors()}
-        )
-        raise InvalidRequestError(
-            str(error.errors())[:500], reason=", ".join(fields)[:200]
-        ) from None
+        raise invalid_request(error.errors()) from None
 
 
 async def form_fields(request: Request, *names: str) -> dict[str, str]:

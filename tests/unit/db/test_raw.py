@@ -46,16 +46,7 @@ def test_an_approval_counts_the_pin_and_marks_the_device_used_in_the_orms_eyes(
     device = redeem(container, new_activation(container), app=app)
     confirmed = confirmed_login(container, device_id=device.id, app=app)
     moment = clock.advance(5)
-    profile = asyncio.run(
-        container.logins.answer(
-            confirmed.login_id,
-            device_id=device.id,
-            decision="approve",
-            pin=PIN,
-            signature=confirmed.approval(),
-            source="203.0.113.7",
-        )
-    )
+    profile = confirmed.answer(container, device_id=device.id, pin=PIN)
     assert profile is not None
     with container.reading() as session:
         stored = session.get(Device, device.id)

@@ -8,7 +8,6 @@ so that a database error ("database is locked", a serialisation failure) fails t
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import threading
 from collections import Counter
@@ -92,19 +91,7 @@ def test_fifty_wrong_pins_in_login_answers_at_once_use_only_the_three_free_tries
     device = redeem(container, new_activation(container), app=app)
     confirmed = confirmed_login(container, device_id=device.id, app=app)
 
-    def wrong_answer() -> None:
-        asyncio.run(
-            container.logins.answer(
-                confirmed.login_id,
-                device_id=device.id,
-                decision="approve",
-                pin="13579",
-                signature=confirmed.approval(),
-                source="203.0.113.7",
-            )
-        )
-
-    outcomes = _all_at_once(wrong_answer)
+    outcomes = _all_at_once(lambda: confirmed.answer(container, device_id=device.id, pin="13579"))
 
     assert outcomes == {"pin_wrong": 3, "pin_wait": CROWD - 3}
     with container.unit_of_work() as session:

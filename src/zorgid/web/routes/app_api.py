@@ -10,8 +10,9 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
+from zorgid.web.auth import container_of
 from zorgid.web.client import client_ip
-from zorgid.web.fastpath import container_of, json_body, route
+from zorgid.web.fastpath import json_body, route
 from zorgid.web.fastpath import login_id as fast_login_id
 
 if TYPE_CHECKING:
@@ -76,11 +77,6 @@ class AnswerRequest(Strict):
     signature: B64
 
 
-def _container(request: Request) -> Container:
-    container: Container = request.app.state.container
-    return container
-
-
 def _zulu(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -88,7 +84,7 @@ def _zulu(moment: dt.datetime) -> str:
 @router.post("/activations/{activation_id}", status_code=201)
 def activate(activation_id: Id, body: ActivationRequest, request: Request) -> dict[str, object]:
     """Redeem a one-time activation code and register the app's device key and PIN."""
-    container = _container(request)
+    container = container_of(request)
     with container.unit_of_work() as session:
         identity = container.identity(session)
         device = identity.redeem_activation(
@@ -111,7 +107,7 @@ def activate(activation_id: Id, body: ActivationRequest, request: Request) -> di
 @router.post("/devices/{device_id}/status")
 def device_status(device_id: Id, body: StatusRequest, request: Request) -> dict[str, object]:
     """What the app shows under "ID"; a switched-off device is told to wipe itself."""
-    container = _container(request)
+    container = container_of(request)
     with container.unit_of_work() as session:
         identity = container.identity(session)
         device = identity.device_status(

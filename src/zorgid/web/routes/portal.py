@@ -17,9 +17,10 @@ from zorgid.errors import ZorgidError
 from zorgid.identity.models import Role
 from zorgid.login.errors import SessionInvalidError
 from zorgid.registration.service import awaits_first_login
+from zorgid.web.auth import SESSION_COOKIE, container_of
 from zorgid.web.client import client_ip, user_agent
 from zorgid.web.errors import CsrfError, error_response, wants_json
-from zorgid.web.fastpath import container_of, form_fields, route
+from zorgid.web.fastpath import form_fields, route
 from zorgid.web.fastpath import login_id as fast_login_id
 from zorgid.web.language import request_language
 from zorgid.web.pages import render
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 router = APIRouter()
 
 LOGIN_COOKIE = "zorgid_login"
-SESSION_COOKIE = "zorgid_session"
 Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{22}$")]
 Field = Annotated[str, Form(max_length=100)]
 STREAM_SECONDS = 300.0
@@ -45,11 +45,6 @@ ROLE_NAMES = {
     "beheerder": N_("Portal beheerder"),
     "gebruiker": N_("Healthcare worker"),
 }
-
-
-def _container(request: Request) -> Container:
-    container: Container = request.app.state.container
-    return container
 
 
 def _login_path(login_id: str) -> str:
@@ -185,7 +180,7 @@ async def events(request: Request) -> Response:
 @router.get("/login/{login_id}")
 async def login_page(login_id: Id, request: Request) -> Response:
     """Where a browser without JavaScript lands after typing the code."""
-    container = _container(request)
+    container = container_of(request)
     secret = request.cookies.get(LOGIN_COOKIE, "")
     try:
         state = str(await container.logins.browser_state(login_id, secret))
@@ -272,7 +267,7 @@ def _first_login(container: Container, person_id: str, source: str) -> None:
 @router.post("/logout")
 async def logout(request: Request, csrf: Field = "") -> Response:
     """End the portal session everywhere."""
-    container = _container(request)
+    container = container_of(request)
     token = request.cookies.get(SESSION_COOKIE, "")
     if not csrf_ok(container.keys.secret, token, csrf):
         raise CsrfError
