@@ -5,8 +5,11 @@ SQLite and on PostgreSQL; the app is the real ``zorgid app`` command in its own 
 
 from __future__ import annotations
 
+import json
+import time
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -17,8 +20,10 @@ from tests.support.server import Browser, Live, read_login_page
 from zorgid.audit.log import verify_chain
 from zorgid.audit.models import AuditEvent
 from zorgid.identity.models import Device, DeviceStatus
+from zorgid.login.events import LocalEvents
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
 WRONG = "97531"
@@ -46,6 +51,33 @@ def browser_state(c: Ceremony) -> str:
     """The login's state as the waiting page learns it."""
     state: str = c.browser.get(f"/login/{c.page.login_id}/status").json()["state"]
     return state
+
+
+def awaited_logins(live: Live) -> Mapping[str, object]:
+    """The logins that somebody (an event stream, a long poll) waits for on the live service."""
+    events = live.container.events
+    assert isinstance(events, LocalEvents)  # PostgresEvents too
+    return events._waiters
+
+
+def waited_on(live: Live, login_id: str, *, within: float) -> bool:
+    """Whether somebody waits for ``login_id`` within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while login_id not in awaited_logins(live):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def released(live: Live, login_id: str, *, within: float) -> bool:
+    """Whether nobody waits for ``login_id`` any more within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while login_id in awaited_logins(live):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def test_activation_shows_the_name_and_roles_and_is_audited(live: Live, tmp_path: Path) -> None:
@@ -235,3 +267,37 @@ def test_another_app_cannot_take_over_a_scanned_login(live: Live, tmp_path: Path
     taker.process.communicate()
     assert thief.returncode == 1
     assert "login_taken" in thief.stdout + thief.stderr
+
+
+def test_a_browser_that_leaves_its_event_stream_is_let_go_at_once(live: Live) -> None:
+    browser = Browser(live.url)
+    page = read_login_page(browser.get("/").text)
+    cookie = next(v for (n, _p), v in browser.cookies.items() if n == "zorgid_login")
+    with httpx.stream(
+        "GET",
+        f"{live.url}/login/{page.login_id}/events",
+        headers={"cookie": f"zorgid_login={cookie}"},
+        timeout=30,
+    ) as stream:
+        # Keep the line iterator: dropping it closes httpx's stream, and so the connection.
+        lines = stream.iter_lines()
+        data = next(line for line in lines if line.startswith("data:"))
+        assert json.loads(data[5:]) == {"state": "pending"}
+        assert waited_on(live, page.login_id, within=0)
+    # The connection is closed with the stream unfinished; the server stops waiting for the
+    # login at once, not at its next 5-second turn.
+    assert released(live, page.login_id, within=2)
+
+
+def test_an_app_killed_while_it_waits_for_the_code_ends_its_poll_at_once(
+    live: Live, tmp_path: Path
+) -> None:
+    home = activated(live, tmp_path)
+    browser = Browser(live.url)
+    page = read_login_page(browser.get("/").text)
+    app = scan_login(home, page.qr_text, "--pin-stdin")
+    assert waited_on(live, page.login_id, within=20)  # its long poll waits for the code
+    app.process.kill()
+    app.process.communicate()
+    assert released(live, page.login_id, within=2)  # not at the poll's next 5-second turn
+    assert browser.get(f"/login/{page.login_id}/status").json()["state"] == "scanned"

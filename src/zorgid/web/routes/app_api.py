@@ -14,6 +14,7 @@ from zorgid.web.auth import container_of
 from zorgid.web.client import client_ip
 from zorgid.web.fastpath import json_body, route
 from zorgid.web.fastpath import login_id as fast_login_id
+from zorgid.web.streams import ClientWatch
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -155,15 +156,20 @@ async def wait(request: Request) -> JSONResponse:
     deadline = time.monotonic() + WAIT_SECONDS
     with container.events.subscribe(login_id) as subscription:
         view = await read()
-        # An app that went away (closed, killed) stops its poll within 5 s.
-        while view.state == "scanned" and not await request.is_disconnected():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            if await subscription.wait(min(remaining, 5.0)) and subscription.state:
-                view = view.now(subscription.state)  # what the change committed
-            else:
-                view = await read()  # a timeout (or a lost notification): ask the database
+        if view.state == "scanned":
+            # An app that went away (closed, killed) wakes the wait and ends its poll at once.
+            with ClientWatch(request.receive, subscription.wake) as app:
+                while view.state == "scanned":
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    woken = await subscription.wait(min(remaining, 5.0))
+                    if app.gone:
+                        break
+                    if woken and subscription.state:
+                        view = view.now(subscription.state)  # what the change committed
+                    else:
+                        view = await read()  # a timeout (or a lost notification): ask the database
     answer: dict[str, object] = {"state": view.state}
     if view.challenge is not None:
         answer["challenge"] = view.challenge

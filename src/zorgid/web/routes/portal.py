@@ -8,9 +8,8 @@ import time
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Form, Path, Request
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from zorgid.core.i18n import N_
 from zorgid.errors import ZorgidError
@@ -25,9 +24,10 @@ from zorgid.web.fastpath import login_id as fast_login_id
 from zorgid.web.language import request_language
 from zorgid.web.pages import render
 from zorgid.web.security import csrf_ok, csrf_token
+from zorgid.web.streams import ClientWatch, EventStream
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
 
     from zorgid.bootstrap import Container
     from zorgid.identity.devices import Profile
@@ -146,11 +146,12 @@ async def events(request: Request) -> Response:
         subscribed.close()
         raise
 
-    async def stream() -> AsyncIterator[bytes]:
+    async def stream() -> AsyncGenerator[bytes, None]:
         deadline = time.monotonic() + STREAM_SECONDS
         last = None
         state = first
-        with subscribed:
+        # A browser that goes away wakes the wait below and ends the stream at once.
+        with ClientWatch(request.receive, subscription.wake) as client:
             yield b"retry: 2000\n\n"
             while True:
                 if state != last:
@@ -159,21 +160,23 @@ async def events(request: Request) -> Response:
                 if state in {"approved", "completed", "declined", "failed", "expired"}:
                     return
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or await request.is_disconnected():
+                if remaining <= 0:
+                    return
+                woken = await subscription.wait(min(remaining, 5.0))
+                if client.gone:
                     return
                 # A notification says which state was committed; only a timeout (a lost
                 # notification, another node's listener reconnecting) costs a database read.
-                if await subscription.wait(min(remaining, 5.0)) and subscription.state:
+                if woken and subscription.state:
                     state = subscription.state
                 else:
                     state = await read()
 
-    return StreamingResponse(
+    return EventStream(
         stream(),
-        media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        # Unsubscribes even when the stream never started (closing twice is harmless).
-        background=BackgroundTask(subscribed.close),
+        # Unsubscribes in every path, also when the stream never started.
+        on_close=subscribed.close,
     )
 
 
