@@ -18,15 +18,16 @@ from sqlalchemy import select
 
 from zorgid.audit.models import AuditEvent, AuditHead
 from zorgid.db.base import table
-from zorgid.db.raw import SessionTx, drive
+from zorgid.db.raw import SessionTx, apply, drive, together
 
 if TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Sequence
 
     from sqlalchemy.orm import Session
 
     from zorgid.core.clock import Clock
-    from zorgid.db.raw import Tx
+    from zorgid.db.raw import Change, Tx
 
 GENESIS = "0" * 64
 EVENTS = table(AuditEvent)
@@ -55,10 +56,55 @@ def event_hash(prev_hash: str, event: AuditEvent | dict[str, Any]) -> str:
             "details": event.details,
         }
     )
+    return hashlib.sha256(f"{prev_hash}\n{_canonical(values)}".encode()).hexdigest()
+
+
+def _canonical(values: dict[str, Any]) -> str:
     at: dt.datetime = values["at"]
     body = {**values, "at": at.isoformat()}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def around_seq(values: dict[str, Any]) -> tuple[str, str]:
+    """The canonical JSON of an event whose ``seq`` is not known yet, around that number.
+
+    :func:`event_hash` hashes the previous hash, a newline and ``before + seq + after``.
+    """
+    canonical = _canonical({**values, "seq": 0})
+    # Keys are sorted: after "seq" come only "source" and "subject", strings in which a quote
+    # is escaped; "details", before it, may hold a "seq" of its own. So the last one is ours.
+    before, after = canonical.rsplit('"seq":0,', 1)
+    return f'{before}"seq":', f",{after}"
+
+
+#: PostgreSQL appends an event in the statement of its changes (zorgid.db.raw.together): the
+#: head is locked only for that statement, and the hash is computed there, as event_hash does.
+_APPEND_AFTER_CHANGES = (
+    (
+        "head",
+        (
+            "SELECT seq + 1 AS seq, hash AS prev FROM audit_head "
+            "WHERE id = 1 AND EXISTS (SELECT 1 FROM ok) FOR UPDATE"
+        ),
+    ),
+    (
+        "event",
+        (
+            "INSERT INTO audit_events (seq, at, action, actor, subject, source, details, "
+            "prev_hash, hash) SELECT seq, CAST(:e_at AS timestamptz), :e_action, :e_actor, "
+            ":e_subject, :e_source, CAST(:e_details AS json), prev, encode(sha256(convert_to("
+            "prev || chr(10) || :e_before || seq || :e_after, 'UTF8')), 'hex') FROM head "
+            "RETURNING seq, hash"
+        ),
+    ),
+    (
+        "appended",
+        (
+            "UPDATE audit_head SET seq = event.seq, hash = event.hash FROM event "
+            "WHERE audit_head.id = 1 RETURNING event.seq"
+        ),
+    ),
+)
 
 
 async def append(  # noqa: PLR0913 - the fields of an event
@@ -70,16 +116,14 @@ async def append(  # noqa: PLR0913 - the fields of an event
     subject: str,
     source: str,
     details: dict[str, object] | None = None,
+    changes: Sequence[Change] = (),
 ) -> int:
-    """Append one event in ``tx`` (inside its ``atomic()`` block) and return its number."""
-    # The migration made the head row; it is never deleted (verify_chain reports it if so).
-    head = await tx.one(_HEAD + tx.row_lock)
-    if head is None:
-        msg = "the audit log has no head row: run `zorgid init`"
-        raise RuntimeError(msg)
-    seq, prev = int(head[0]) + 1, str(head[1])
+    """Append one event in ``tx``, with the ``changes`` it records, and return its number.
+
+    The changes and the event commit together or not at all (:class:`~zorgid.db.raw.
+    ConflictError` when a change finds its row changed). On PostgreSQL they are one statement.
+    """
     values: dict[str, Any] = {
-        "seq": seq,
         "at": at.replace(microsecond=0),
         "action": action,
         "actor": actor,
@@ -87,19 +131,34 @@ async def append(  # noqa: PLR0913 - the fields of an event
         "source": source,
         "details": details or {},
     }
-    digest = event_hash(prev, values)
-    row = {
-        **values,
-        "at": tx.time(values["at"]),
-        "details": tx.json(values["details"]),
-        "prev_hash": prev,
-        "hash": digest,
-    }
-    if tx.dialect == "postgresql":  # one round trip for both
-        await tx.execute(f"WITH event AS ({_INSERT_EVENT}) {_MOVE_HEAD}", row)
-    else:
-        await tx.execute(_INSERT_EVENT, row)
-        await tx.execute(_MOVE_HEAD, row)
+    if tx.fuses:
+        before, after = around_seq(values)
+        params = {f"e_{name}": value for name, value in values.items()}
+        params.update(
+            e_at=tx.time(values["at"]),
+            e_details=tx.json(values["details"]),
+            e_before=before,
+            e_after=after,
+        )
+        return int((await together(tx, changes, _APPEND_AFTER_CHANGES, params))[0])
+    async with tx.atomic():
+        await apply(tx, changes)
+        # The migration made the head row; it is never deleted (verify_chain reports it if so).
+        head = await tx.one(_HEAD + tx.row_lock)
+        if head is None:
+            msg = "the audit log has no head row: run `zorgid init`"
+            raise RuntimeError(msg)
+        seq, prev = int(head[0]) + 1, str(head[1])
+        values["seq"] = seq
+        event = {
+            **values,
+            "at": tx.time(values["at"]),
+            "details": tx.json(values["details"]),
+            "prev_hash": prev,
+            "hash": event_hash(prev, values),
+        }
+        await tx.execute(_INSERT_EVENT, event)
+        await tx.execute(_MOVE_HEAD, event)
     return seq
 
 

@@ -39,13 +39,14 @@ import socket
 import sqlite3
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import event
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Coroutine
+    from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 
     import asyncpg
     from asyncpg.pool import PoolConnectionProxy
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Params = dict[str, Any]
 Row = tuple[Any, ...]
+#: More queries of a statement of :func:`together`: (name, query).
+Then: TypeAlias = "Sequence[tuple[str, str]]"
 _NAMED = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 
 
@@ -65,6 +68,27 @@ class ConflictError(Exception):
 
 class WouldBlockError(Exception):
     """SQLite's write lock is held elsewhere: run the step in a thread that may wait for it."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change of one row: an ``INSERT``, or an ``UPDATE ... WHERE`` the row is as it was read.
+
+    ``notify`` is a PostgreSQL ``NOTIFY`` (channel, payload) that goes out once the change
+    commits; ``on_commit`` is called instead where there is none (SQLite, in one process).
+    """
+
+    sql: str
+    params: Params  # moments as aware datetimes: each database gets them in its form
+    notify: tuple[str, str] | None = None
+    on_commit: Callable[[], None] | None = None
+
+    def values(self, tx: Tx) -> Params:
+        """The parameters as ``tx`` takes them."""
+        return {
+            key: tx.time(value) if isinstance(value, dt.datetime) else value
+            for key, value in self.params.items()
+        }
 
 
 class Tx(Protocol):
@@ -78,6 +102,8 @@ class Tx(Protocol):
     row_lock: str
     #: ``sqlite`` or ``postgresql``.
     dialect: str
+    #: True when changes that belong together can go as one statement (:func:`together`).
+    fuses: bool
 
     async def one(self, sql: str, params: Params | None = None) -> Row | None:
         """The first row of a query, or None."""
@@ -117,6 +143,47 @@ def drive(coroutine: Coroutine[Any, Any, T]) -> T:
     coroutine.close()
     msg = "a database step suspended where the database never waits"
     raise RuntimeError(msg)
+
+
+async def apply(tx: Tx, changes: Sequence[Change]) -> None:
+    """Make each change in turn (inside ``tx.atomic()`` when there are several).
+
+    :class:`ConflictError` when one does not find its row as it was read.
+    """
+    for change in changes:
+        if change.notify is not None and tx.dialect == "postgresql":
+            # NOTIFY in the same statement: delivered to every node once it commits.
+            channel, payload = change.notify
+            changed = len(
+                await tx.all(
+                    f"WITH changed AS ({change.sql} RETURNING 1) "
+                    "SELECT pg_notify(:notify_channel, :notify_payload) FROM changed",
+                    {**change.values(tx), "notify_channel": channel, "notify_payload": payload},
+                )
+            )
+        else:
+            changed = await tx.execute(change.sql, change.values(tx))
+            if change.on_commit is not None:
+                tx.after_commit(change.on_commit)
+        if changed != 1:
+            raise ConflictError(change.sql.split(" WHERE ", 1)[0])
+
+
+async def together(
+    tx: Tx, changes: Sequence[Change], then: Then = (), params: Params | None = None
+) -> Row:
+    """Make ``changes`` and then the ``then`` queries in one statement: all of it, or nothing.
+
+    Only where ``tx.fuses`` (PostgreSQL). ``then`` are more ``WITH`` queries (name, query)
+    after the changes: they may use ``ok`` (one row once every change found its row), and the
+    last one must give exactly one row (a row it changed, say), which is returned. When a
+    change or that last query finds no row the statement fails as a whole:
+    :class:`ConflictError`.
+    """
+    if not isinstance(tx, _PostgresTx):
+        msg = "only PostgreSQL makes changes in one statement"
+        raise TypeError(msg)
+    return await tx.together(changes, then, params or {})
 
 
 def read_time(value: object) -> dt.datetime | None:
@@ -176,6 +243,7 @@ class _SqliteTx(_Callbacks):
     for_update = ""
     row_lock = ""
     dialect = "sqlite"
+    fuses = False
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         super().__init__()
@@ -341,9 +409,16 @@ def _count(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
+#: What a statement of :meth:`_PostgresTx.together` fails with when a part of it found no row:
+#: a text that is no integer, cast to one (no function needed in the schema; not a constant,
+#: so PostgreSQL evaluates it only when it runs).
+_NO_ROW = "zorgid: a row changed since it was read"
+
+
 class _PostgresTx(_Callbacks):
     dialect = "postgresql"
     row_lock = " FOR UPDATE"
+    fuses = True
 
     def __init__(self, connection: PgConnection, *, locking: bool) -> None:
         super().__init__()
@@ -364,6 +439,43 @@ class _PostgresTx(_Callbacks):
     async def execute(self, sql: str, params: Params | None = None) -> int:
         query, arguments = _arguments(sql, params)
         return _count(await self._connection.execute(query, *arguments))
+
+    async def together(self, changes: Sequence[Change], then: Then, params: Params) -> Row:
+        """See :func:`together`."""
+        import asyncpg  # noqa: PLC0415 - only PostgreSQL deployments need it
+
+        parts: list[str] = []
+        values: Params = {}
+        notify: list[str] = []
+        for number, change in enumerate(changes):
+            name = f"c{number}"
+            renamed = _NAMED.sub(f":{name}_\\1", change.sql)
+            parts.append(f"{name} AS ({renamed} RETURNING 1)")
+            values.update({f"{name}_{key}": value for key, value in change.values(self).items()})
+            if change.notify is not None:
+                values[f"{name}_channel"], values[f"{name}_payload"] = change.notify
+                notify.append(f", pg_notify(:{name}_channel, :{name}_payload)")
+        every = " AND ".join(f"EXISTS (SELECT 1 FROM c{n})" for n in range(len(changes)))
+        parts.append(f"ok AS (SELECT 1 AS ok WHERE {every or 'TRUE'})")
+        parts.extend(f"{name} AS ({query})" for name, query in then)
+        last = then[-1][0] if then else "ok"
+        # One row always (a LEFT JOIN on a one-row table): the cast fails when ``last`` is
+        # empty, and the whole statement with it.
+        sql = (
+            f"WITH {', '.join(parts)} "
+            f"SELECT CAST(CASE WHEN (SELECT count(*) FROM {last}) = 1 THEN '1' "
+            f"ELSE '{_NO_ROW}' END AS integer), {last}.*{''.join(notify)} "
+            f"FROM (VALUES (1)) AS one (x) LEFT OUTER JOIN {last} ON TRUE"
+        )
+        try:
+            row = await self.one(sql, {**values, **params})
+        except asyncpg.InvalidTextRepresentationError as error:
+            if _NO_ROW not in str(error):
+                raise
+            raise ConflictError(", ".join(c.sql.split(" WHERE ", 1)[0] for c in changes)) from None
+        if row is None:  # pragma: no cover - the statement always gives one row
+            raise ConflictError(last)
+        return row[1 : len(row) - len(notify)]
 
     @contextlib.asynccontextmanager
     async def atomic(self) -> AsyncIterator[None]:
@@ -520,6 +632,7 @@ class SessionTx(_Callbacks):
     """
 
     locking = True
+    fuses = False
 
     def __init__(self, session: Session) -> None:
         super().__init__()

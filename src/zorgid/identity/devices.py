@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from zorgid.audit.log import append
-from zorgid.db.raw import ConflictError, read_time
+from zorgid.db.raw import Change, apply, read_time
 from zorgid.identity.errors import (
     DeviceBlockedError,
     DeviceRevokedError,
@@ -27,7 +27,10 @@ from zorgid.identity.models import DeviceStatus, Role
 from zorgid.identity.pin import pin_matches
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from zorgid.db.raw import Row, Tx
+    from zorgid.errors import ZorgidError
     from zorgid.settings import Settings
 
 MAX_ID_LENGTH = 32  # longer identifiers are not ours: refuse them before any query
@@ -135,72 +138,112 @@ class PinPolicy:
         )
 
 
-async def check_pin(  # noqa: PLR0913 - an attempt and its context
-    tx: Tx, device: DeviceRow, pin: str, *, policy: PinPolicy, now: dt.datetime, source: str
-) -> None:
-    """Count the attempt, then answer: pass, :class:`PinWrongError` or a refusal.
+@dataclass(frozen=True)
+class PinAttempt:
+    """What one PIN attempt decides: the device's new PIN state, the event, the refusal.
 
-    Call it inside ``tx.atomic()`` with whatever the attempt decides (a login's approval): a
-    :class:`~zorgid.db.raw.ConflictError` means another attempt came first; the step then runs
-    again with the device read anew.
+    ``changes`` is a compare-and-set on the failure count read (none when nothing is
+    counted: a try during the wait); ``event`` is the audit event (action, details) of a
+    refusal; ``error`` is the refusal (None when the PIN is right).
     """
-    subject = f"device:{device.id}"
 
-    async def record(action: str, details: dict[str, object]) -> None:
-        await append(
-            tx,
-            at=now,
-            action=action,
-            actor=subject,
-            subject=subject,
-            source=source,
-            details=details,
-        )
+    changes: tuple[Change, ...]
+    event: tuple[str, dict[str, object]] | None
+    error: ZorgidError | None
 
+    async def record(
+        self,
+        tx: Tx,
+        device: DeviceRow,
+        *,
+        now: dt.datetime,
+        source: str,
+        also: Sequence[Change] = (),
+    ) -> None:
+        """Write what the attempt decided, ``also`` with it, then raise the refusal if any.
+
+        A login's approval writes :attr:`changes` with its own event instead.
+        """
+        changes = [*also, *self.changes]
+        if self.event is not None:
+            action, details = self.event
+            subject = f"device:{device.id}"
+            await append(
+                tx,
+                at=now,
+                action=action,
+                actor=subject,
+                subject=subject,
+                source=source,
+                details=details,
+                changes=changes,
+            )
+        else:
+            await apply(tx, changes)
+        if self.error is not None:
+            raise self.error
+
+
+def judge_pin(device: DeviceRow, pin: str, *, policy: PinPolicy, now: dt.datetime) -> PinAttempt:
+    """Count an attempt of ``pin`` on ``device`` as it was read: pass, wrong, wait or blocked.
+
+    Its change, a compare-and-set, fails (:class:`~zorgid.db.raw.ConflictError`) when another
+    attempt came first; the step then runs again with the device read anew.
+    """
     remaining = policy.max_failures - device.pin_failures
     if device.pin_next_try_at is not None and device.pin_next_try_at > now:
         wait = int((device.pin_next_try_at - now).total_seconds() + 0.999)
-        await record("pin.refused", {"reason": "wait", "retry_after": wait})
-        raise PinWaitError(retry_after=wait, remaining_attempts=remaining)
+        return PinAttempt(
+            (),
+            ("pin.refused", {"reason": "wait", "retry_after": wait}),
+            PinWaitError(retry_after=wait, remaining_attempts=remaining),
+        )
     if pin_matches(policy.key, device.id, device.pin_salt, pin, device.pin_mac):
-        await _set_pin_state(tx, device, failures=0, next_try=None, used=now)
-        return
+        return PinAttempt((_pin_state(device, failures=0, used=now),), None, None)
     failures = device.pin_failures + 1
     if failures >= policy.max_failures:
-        await _set_pin_state(tx, device, failures=failures, status=DeviceStatus.BLOCKED)
-        await record("device.blocked", {"failures": failures})
-        raise DeviceBlockedError("too many wrong PINs")
+        return PinAttempt(
+            (_pin_state(device, failures=failures, status=DeviceStatus.BLOCKED),),
+            ("device.blocked", {"failures": failures}),
+            DeviceBlockedError("too many wrong PINs"),
+        )
     next_try = None
     if failures >= policy.free_tries:
         delay = policy.backoff_seconds * 2 ** (failures - policy.free_tries)
         next_try = now + dt.timedelta(seconds=delay)
-    await _set_pin_state(tx, device, failures=failures, next_try=next_try)
-    await record("pin.wrong", {"failures": failures})
-    raise PinWrongError(remaining_attempts=policy.max_failures - failures)
+    return PinAttempt(
+        (_pin_state(device, failures=failures, next_try=next_try),),
+        ("pin.wrong", {"failures": failures}),
+        PinWrongError(remaining_attempts=policy.max_failures - failures),
+    )
 
 
-async def _set_pin_state(  # noqa: PLR0913 - the columns of the PIN state
-    tx: Tx,
+async def check_pin(  # noqa: PLR0913 - an attempt and its context
+    tx: Tx, device: DeviceRow, pin: str, *, policy: PinPolicy, now: dt.datetime, source: str
+) -> None:
+    """Count the attempt, then answer: pass, :class:`PinWrongError` or a refusal."""
+    await judge_pin(device, pin, policy=policy, now=now).record(tx, device, now=now, source=source)
+
+
+def _pin_state(
     device: DeviceRow,
     *,
     failures: int,
     next_try: dt.datetime | None = None,
     status: DeviceStatus = DeviceStatus.ACTIVE,
     used: dt.datetime | None = None,
-) -> None:
-    changed = await tx.execute(
+) -> Change:
+    return Change(
         _UPDATE_PIN_STATE,
         {
             "id": device.id,
             "seen": device.pin_failures,
             "failures": failures,
-            "next_try": tx.time(next_try),
+            "next_try": next_try,
             "status": status.value,
-            "used": tx.time(used),
+            "used": used,
         },
     )
-    if changed != 1:
-        raise ConflictError(device.id)
 
 
 @dataclass(frozen=True)

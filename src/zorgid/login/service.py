@@ -22,7 +22,7 @@ from zorgid.core.i18n import N_
 from zorgid.core.protocol import answer_string, scan_string
 from zorgid.core.tokens import hash_token, new_digits, new_id, new_token, same_token
 from zorgid.db.base import table
-from zorgid.db.raw import ConflictError, read_time
+from zorgid.db.raw import Change, apply, read_time
 from zorgid.identity.devicekeys import stored_device_key, verify_device_signature
 from zorgid.identity.devices import (
     DEVICE_COLUMNS,
@@ -32,8 +32,8 @@ from zorgid.identity.devices import (
     DeviceRow,
     PinPolicy,
     Profile,
-    check_pin,
     find_device,
+    judge_pin,
     profile_of,
     read_device,
     read_profile,
@@ -295,17 +295,16 @@ class LoginService:
             attempts = login.code_attempts + 1
             remaining = self._settings.login_code_tries - attempts
             if remaining <= 0:
-                async with tx.atomic():
-                    await self._move(tx, login, LoginState.FAILED, code_attempts=attempts)
-                    await append(
-                        tx,
-                        at=self._clock.now(),
-                        action="login.failed",
-                        actor="anonymous",
-                        subject=f"login:{login.id}",
-                        source=source,
-                        details={"reason": "wrong codes", "device": login.device_id},
-                    )
+                await append(
+                    tx,
+                    at=self._clock.now(),
+                    action="login.failed",
+                    actor="anonymous",
+                    subject=f"login:{login.id}",
+                    source=source,
+                    details={"reason": "wrong codes", "device": login.device_id},
+                    changes=[self._moving(login, LoginState.FAILED, code_attempts=attempts)],
+                )
                 raise LoginFailedError("too many wrong codes")
             await self._move(tx, login, login.state, announce=False, code_attempts=attempts)
             raise LoginCodeWrongError(remaining_attempts=remaining)
@@ -343,27 +342,26 @@ class LoginService:
                 raise DeviceUnknownError
             device.usable()  # refuses a revoked or blocked one
             expires_at = now + dt.timedelta(minutes=self._settings.session_ttl_minutes)
-            async with tx.atomic():
-                await self._move(tx, login, LoginState.COMPLETED, announce=False)
-                await tx.execute(
-                    _INSERT_PORTAL,
-                    {
-                        "token_hash": hash_token(token),
-                        "person_id": login.person_id,
-                        "device_id": login.device_id,
-                        "created_at": tx.time(now),
-                        "expires_at": tx.time(expires_at),
-                    },
-                )
-                await append(
-                    tx,
-                    at=now,
-                    action="session.started",
-                    actor=f"person:{login.person_id}",
-                    subject=f"login:{login.id}",
-                    source=source,
-                    details={"device": login.device_id},
-                )
+            session = Change(
+                _INSERT_PORTAL,
+                {
+                    "token_hash": hash_token(token),
+                    "person_id": login.person_id,
+                    "device_id": login.device_id,
+                    "created_at": now,
+                    "expires_at": expires_at,
+                },
+            )
+            await append(
+                tx,
+                at=now,
+                action="session.started",
+                actor=f"person:{login.person_id}",
+                subject=f"login:{login.id}",
+                source=source,
+                details={"device": login.device_id},
+                changes=[self._moving(login, LoginState.COMPLETED, announce=False), session],
+            )
             more = await also(tx, login.person_id) if also is not None else False
             return NewPortalSession(
                 token=token, expires_at=expires_at, person_id=login.person_id
@@ -471,36 +469,39 @@ class LoginService:
             actor = f"device:{device.id}"
             now = self._clock.now()
             if decision == "decline":
-                async with tx.atomic():
-                    await self._move(tx, login, LoginState.DECLINED)
-                    await append(
-                        tx,
-                        at=now,
-                        action="login.declined",
-                        actor=actor,
-                        subject=subject,
-                        source=source,
-                    )
-                return None
-            if pin is None:
-                raise BadRequestError("no pin", reason=N_("the PIN is missing."))
-            async with tx.atomic():
-                try:
-                    await check_pin(tx, device, pin, policy=self._pin, now=now, source=source)
-                except DeviceBlockedError:
-                    # Kept: the error keeps its changes.
-                    await self._move(tx, login, LoginState.FAILED)
-                    raise
-                await self._move(tx, login, LoginState.APPROVED, person_id=device.person_id)
                 await append(
                     tx,
                     at=now,
-                    action="login.approved",
+                    action="login.declined",
                     actor=actor,
                     subject=subject,
                     source=source,
-                    details={"person": device.person_id},
+                    changes=[self._moving(login, LoginState.DECLINED)],
                 )
+                return None
+            if pin is None:
+                raise BadRequestError("no pin", reason=N_("the PIN is missing."))
+            attempt = judge_pin(device, pin, policy=self._pin, now=now)
+            if attempt.error is not None:
+                # Counted and refused (the refusal keeps its changes); a device blocked now
+                # ends this login too.
+                blocked = isinstance(attempt.error, DeviceBlockedError)
+                ended = [self._moving(login, LoginState.FAILED)] if blocked else []
+                await attempt.record(tx, device, now=now, source=source, also=ended)
+            # The PIN's new state, the approval and its event: all or nothing.
+            await append(
+                tx,
+                at=now,
+                action="login.approved",
+                actor=actor,
+                subject=subject,
+                source=source,
+                details={"person": device.person_id},
+                changes=[
+                    self._moving(login, LoginState.APPROVED, person_id=device.person_id),
+                    *attempt.changes,
+                ],
+            )
             return profile or await read_profile(tx, device.person_id)
 
         return await self._call(step, write=True)
@@ -593,6 +594,12 @@ class LoginService:
         self, tx: Tx, login: LoginRow, state: LoginState, *, announce: bool = True, **values: object
     ) -> None:
         """Compare-and-set the login's row; tell the waiters once it commits (``announce``)."""
+        await apply(tx, [self._moving(login, state, announce=announce, **values)])
+
+    def _moving(
+        self, login: LoginRow, state: LoginState, *, announce: bool = True, **values: object
+    ) -> Change:
+        """The compare-and-set of :meth:`_move`, to make with other changes."""
         columns = {"state": state.value, **values}
         update = (
             "UPDATE login_sessions SET "
@@ -606,22 +613,14 @@ class LoginService:
             "seen_attempts": login.code_attempts,
             "seen_code": login.code_hash or "",
         }
-        if announce and tx.dialect == "postgresql":
-            # NOTIFY in the same statement: delivered to every node once it commits.
-            params["payload"] = f"{login.id} {state.value}"
-            moved = len(
-                await tx.all(
-                    f"WITH moved AS ({update} RETURNING id) "
-                    f"SELECT pg_notify('{CHANNEL}', :payload) FROM moved",
-                    params,
-                )
-            )
-        else:
-            moved = await tx.execute(update, params)
-            if announce:
-                tx.after_commit(functools.partial(self._events.notify, login.id, state.value))
-        if moved != 1:
-            raise ConflictError(login.id)
+        if not announce:
+            return Change(update, params)
+        return Change(
+            update,
+            params,
+            notify=(CHANNEL, f"{login.id} {state.value}"),
+            on_commit=functools.partial(self._events.notify, login.id, state.value),
+        )
 
     def _visible_state(self, login: LoginRow) -> LoginState | str:
         if login.state not in FINAL_STATES and login.expires_at <= self._clock.now():

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import hashlib
 import itertools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from tests.support.identity import STORY
-from zorgid.audit.log import GENESIS, AuditLog, ChainReport, event_hash, verify_chain
+from zorgid.audit.log import (
+    GENESIS,
+    AuditLog,
+    ChainReport,
+    append,
+    around_seq,
+    event_hash,
+    verify_chain,
+)
 from zorgid.audit.models import AuditEvent, AuditHead
+from zorgid.db.raw import Change, ConflictError
+from zorgid.login.models import LoginSession
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -19,6 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from zorgid.bootstrap import Container
+    from zorgid.db.raw import Tx
 
 LAST = len(STORY)
 
@@ -208,3 +221,93 @@ def test_a_value_tampered_into_garbage_is_found_at_its_event(
 
     assert report.first_broken == 3
     assert report.reason == "an event cannot be read any more"
+
+
+# Text a canonical JSON must carry exactly: non-ASCII, a control character, quotes and
+# backslashes, and a "seq" inside the details (around_seq must not split there).
+AWKWARD: dict[str, object] = {
+    "seq": 0,
+    "naam": "Zoë van 't Hoff 🩺",
+    "nested": {"seq": 7, "list": [1, 2.5, None, True, 'ß\u0000\\"seq":0,']},
+    "zz": "after the seq",
+}
+
+
+@pytest.mark.parametrize("seq", [1, 9, 10, 12345])
+def test_the_json_around_the_number_hashes_as_event_hash(seq: int) -> None:
+    values: dict[str, Any] = {
+        "at": dt.datetime(2026, 12, 7, 5, 48, 27, tzinfo=dt.UTC),
+        "action": "login.approved",
+        "actor": 'device:"seq":0,',
+        "subject": "person:ß",
+        "source": "app",
+        "details": AWKWARD,
+    }
+    before, after = around_seq(values)
+    digest = hashlib.sha256(f"{GENESIS}\n{before}{seq}{after}".encode()).hexdigest()
+    assert digest == event_hash(GENESIS, {**values, "seq": seq})
+
+
+def _login_with_agent(container: Container) -> str:
+    started = asyncio.run(container.logins.start(client_ip="203.0.113.7", user_agent="before"))
+    return started.login_id
+
+
+def _set_agent(login_id: str, agent: str, *, state: str = "pending") -> Change:
+    return Change(
+        "UPDATE login_sessions SET user_agent = :agent WHERE id = :id AND state = :state",
+        {"agent": agent, "id": login_id, "state": state},
+    )
+
+
+def _append(container: Container, changes: list[Change]) -> int:
+    async def step(tx: Tx) -> int:
+        return await append(
+            tx,
+            at=container.clock.now(),
+            action="test.changed",
+            actor="cli",
+            subject="person:Zoë",
+            source="test",
+            details=AWKWARD,
+            changes=changes,
+        )
+
+    return asyncio.run(container.raw.call(step, write=True))
+
+
+def test_an_event_appended_with_its_changes_is_hashed_in_the_database_as_event_hash(
+    container: Container,
+) -> None:
+    # On PostgreSQL the changes, the event and its hash are one statement (db.raw.together).
+    login_id = _login_with_agent(container)
+    first = _append(container, [_set_agent(login_id, "after")])
+    second = _append(container, [])
+    assert (first, second) == (1, 2)  # starting a login is not audited
+    with container.reading() as session:
+        event = _event(session, first)
+        assert event.details == AWKWARD
+        assert event.hash == event_hash(event.prev_hash, event)
+        assert (
+            session.scalar(select(LoginSession.user_agent).where(LoginSession.id == login_id))
+            == "after"
+        )
+    assert _verify(container) == ChainReport(events=2, first_broken=None, reason="")
+
+
+def test_a_change_that_finds_its_row_changed_undoes_the_others_and_the_event(
+    container: Container,
+) -> None:
+    login_id = _login_with_agent(container)
+    other = _login_with_agent(container)
+    changes = [_set_agent(login_id, "after"), _set_agent(other, "after", state="approved")]
+    with pytest.raises(ConflictError):
+        _append(container, changes)
+    with container.reading() as session:
+        agents = set(session.scalars(select(LoginSession.user_agent)))
+        assert agents == {"before"}
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+        head = session.get(AuditHead, 1)
+        assert head is not None
+        assert (head.seq, head.hash) == (0, GENESIS)
+    assert _verify(container).intact
