@@ -53,7 +53,7 @@ from zorgid.login.events import CHANNEL
 from zorgid.login.models import LoginSession, LoginState, PortalSession
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine
+    from collections.abc import Callable, Coroutine
 
     from sqlalchemy.orm import Session
 
@@ -317,17 +317,18 @@ class LoginService:
         browser_secret: str,
         *,
         source: str,
-        also: Callable[[Tx, str], Awaitable[bool]] | None = None,
+        also: str | None = None,
     ) -> tuple[NewPortalSession, bool]:
         """Give an approved login's browser a brand-new portal session (once).
 
-        ``also(tx, person_id)`` runs in the same transaction; its answer comes back with the
-        session (the web layer asks whether the person's registration awaits this login).
+        ``also`` is a yes/no SQL expression about the login's person (``l.person_id``), asked
+        in the step's own read of the login; its answer comes back with the session (the web
+        layer asks whether the person's registration awaits this login).
         """
         token = new_token(32)
 
         async def step(tx: Tx) -> tuple[NewPortalSession, bool]:
-            login, device, _ = await self._login_and_device(tx, login_id, None)
+            login, device, more = await self._login_device_and(tx, login_id, also)
             if login is None or not same_token(browser_secret, login.browser_hash):
                 raise LoginUnknownError("unknown login or another browser")
             if login.state is not LoginState.APPROVED:
@@ -362,7 +363,6 @@ class LoginService:
                 details={"device": login.device_id},
                 changes=[self._moving(login, LoginState.COMPLETED, announce=False), session],
             )
-            more = await also(tx, login.person_id) if also is not None else False
             return NewPortalSession(
                 token=token, expires_at=expires_at, person_id=login.person_id
             ), more
@@ -583,6 +583,26 @@ class LoginService:
         device = DeviceRow.of(rows[0], 13)
         person = profile_of(device.person_id, rows, 21) if profile and device else None
         return LoginRow.of(rows[0]), device, person
+
+    async def _login_device_and(
+        self, tx: Tx, login_id: str, also: str | None
+    ) -> tuple[LoginRow | None, DeviceRow | None, bool]:
+        """The login, its device, and the answer of the SQL expression ``also`` (one read)."""
+        if also is None or tx.locking or len(login_id) > MAX_ID_LENGTH:
+            login, device, _ = await self._login_and_device(tx, login_id, None)
+            if login is None or also is None:
+                return login, device, False
+            asked = await tx.one(
+                f"SELECT {also} FROM login_sessions l WHERE l.id = :id", {"id": login.id}
+            )
+            return login, device, bool(asked and asked[0])
+        row = await tx.one(
+            _LOGIN_AND_DEVICE.replace(" FROM ", f", {also} FROM ", 1),
+            {"id": login_id, "device": None},
+        )
+        if row is None:
+            return None, None, False
+        return LoginRow.of(row), DeviceRow.of(row, 13), bool(row[-1])
 
     async def _for_browser(self, tx: Tx, login_id: str, secret: str) -> LoginRow:
         login = await self._load(tx, login_id)

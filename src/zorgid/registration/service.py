@@ -74,7 +74,6 @@ if TYPE_CHECKING:
     from zorgid.applications.service import ApplicationService
     from zorgid.audit.log import AuditLog
     from zorgid.core.clock import Clock
-    from zorgid.db.raw import Tx
     from zorgid.identity.service import IdentityService
     from zorgid.mail.outbox import Outbox
     from zorgid.pki.trust import CertificateValidator
@@ -981,14 +980,11 @@ def _report(
     }
 
 
-async def awaits_first_login(tx: Tx, person_id: str) -> bool:
-    """Whether ``person_id`` administers an approved request that their first login completes.
-
-    Asked on every login (a plain query on the login's own transaction); only a yes costs the
-    unit of work of :meth:`RegistrationService.first_login`.
-    """
-    row = await tx.one(
-        "SELECT 1 FROM registration_requests WHERE admin_person_id = :person AND state = :state",
-        {"person": person_id, "state": S.APPROVED.value},
-    )
-    return row is not None
+#: Whether the person of a login (``l.person_id``) administers an approved request that their
+#: first login completes. Asked on every login, in the login's own read
+#: (:meth:`zorgid.login.service.LoginService.complete`); only a yes costs the unit of work of
+#: :meth:`RegistrationService.first_login`.
+AWAITS_FIRST_LOGIN = (
+    "EXISTS (SELECT 1 FROM registration_requests r WHERE r.admin_person_id = l.person_id "  # noqa: S608 - constants only
+    f"AND r.state = '{S.APPROVED.value}')"
+)

@@ -15,7 +15,7 @@ from zorgid.core.i18n import N_
 from zorgid.errors import ZorgidError
 from zorgid.identity.models import Role
 from zorgid.login.errors import SessionInvalidError
-from zorgid.registration.service import awaits_first_login
+from zorgid.registration.service import AWAITS_FIRST_LOGIN
 from zorgid.web.auth import SESSION_COOKIE, container_of
 from zorgid.web.client import client_ip, user_agent
 from zorgid.web.errors import CsrfError, error_response, wants_json
@@ -238,7 +238,7 @@ async def complete(request: Request) -> Response:
         raise CsrfError
     source = client_ip(request)
     new, registration_waits = await container.logins.complete(
-        login_id, secret, source=source, also=awaits_first_login
+        login_id, secret, source=source, also=AWAITS_FIRST_LOGIN
     )
     if registration_waits:
         # An administrator's first login completes their organisation's registration (asked
