@@ -29,7 +29,14 @@ ceremony (this client: about 1). The steps:
 7. browser ``POST /login/{id}/complete`` (JSON), which sets ``zorgid_session``;
 8. browser ``GET /`` with that session: the page must show the person's name.
 
-Eight HTTP requests make one ceremony. Reported per database and concurrency:
+Eight HTTP requests make one ceremony. Each concurrency level (``--users``) is a closed loop:
+that many virtual users, each starting its next ceremony as soon as the last one ends, which
+pushes the server to its limit (past it, latency is queueing: 64 users each waiting for the
+other 63). Then an open loop (``--rate``, by default the target of 150/s, row ``@150``):
+ceremonies arrive at that rate (Poisson arrivals, the same in every run), each on a free device
+of a pool of at least 64, whatever the server's pace: the latency at that load, and whether the
+server keeps up (it completes about what arrives; an arrival that finds no free device is
+counted). Reported per database and row:
 
 - ceremonies/s and HTTP requests/s over the measured window, and requests per ceremony;
 - approval to browser: from the moment the app starts sending its answer to the moment the
@@ -69,6 +76,7 @@ import functools
 import html
 import json
 import os
+import random
 import re
 import secrets
 import shutil
@@ -103,6 +111,8 @@ CLIENT_CORE = 1
 REQUESTS_PER_CEREMONY = 8
 TARGET_RATE = 150.0
 TARGET_P99_MS = 50.0
+#: Devices for the open loop (at least): enough that an arrival always finds a free one.
+OPEN_LOOP_DEVICES = 64
 CLIENT_BUSY = 0.9  # a client using more of its core than this may be what limits the figures
 NOISY = 0.1  # other processes using more of the server's core than this make the figures low
 HTTP_OK_FIRST, HTTP_OK_END = 200, 300
@@ -133,6 +143,7 @@ class Stats:
     answer_to_event: list[float] = field(default_factory=list)
     response_to_event: list[float] = field(default_factory=list)
     ceremony_seconds: list[float] = field(default_factory=list)
+    delayed: int = 0  # open loop: arrivals that found no free device and had to wait
 
 
 @dataclass(frozen=True)
@@ -202,6 +213,12 @@ class Row:
     users: int
     ceremonies: Phase
     ceilings: tuple[Phase, Phase]
+    rate: float | None = None  # open loop: the offered ceremonies per second
+
+    @property
+    def label(self) -> str:
+        """How the tables name the row: the users, or the offered rate of an open loop."""
+        return f"{self.users:5d}" if self.rate is None else f"@{self.rate:g}".rjust(5)
 
     @property
     def ceiling(self) -> float:
@@ -960,6 +977,71 @@ def _cookie(set_cookies: list[str], name: str) -> str | None:
 # -- phases --------------------------------------------------------------------------------
 
 
+class Traffic:
+    """Virtual users (or arrivals) running ``body`` on devices until :attr:`stop` is set."""
+
+    def __init__(
+        self, client: Client, devices: list[Device], body: Callable[[Device], Awaitable[None]]
+    ) -> None:
+        self.client, self.devices, self.body = client, devices, body
+        self.stop = asyncio.Event()
+        #: Set once every device has finished a ceremony (or ``body``) once.
+        self.everyone = asyncio.Event()
+        self._finished: set[str] = set()
+
+    async def users(self) -> None:
+        """One virtual user per device, each repeating ``body``."""
+        await asyncio.gather(*(self._user(device) for device in self.devices))
+
+    async def arrivals(self, rate: float) -> None:
+        """An open loop: ``body`` starts ``rate`` times a second (Poisson arrivals).
+
+        Each time on a free device: an arrival that finds none waits for one and is counted
+        as delayed.
+        """
+        loop = asyncio.get_running_loop()
+        free: asyncio.Queue[Device] = asyncio.Queue()
+        for device in self.devices:
+            free.put_nowait(device)
+        running: set[asyncio.Task[None]] = set()
+        gaps = random.Random(1)  # noqa: S311 - the same arrivals in every run, not a secret
+        due = loop.time()
+
+        async def arrive(device: Device) -> None:
+            try:
+                await self._attempt(device)
+            finally:
+                free.put_nowait(device)
+
+        while not self.stop.is_set():
+            due += gaps.expovariate(rate)
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            if free.empty():
+                self.client.stats.delayed += 1
+            task = asyncio.create_task(arrive(await free.get()))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        await asyncio.gather(*running)
+
+    async def _user(self, device: Device) -> None:
+        while not self.stop.is_set():
+            await self._attempt(device)
+
+    async def _attempt(self, device: Device) -> None:
+        stats = self.client.stats
+        try:
+            await self.body(device)
+            self._finished.add(device.device_id)
+            if len(self._finished) == len(self.devices):
+                self.everyone.set()
+        except StepFailedError as error:
+            stats.errors[error.key.split(" b'")[0]] += 1
+            await asyncio.sleep(0.01)
+        except (HttpError, OSError) as error:  # OSError: TimeoutError, ConnectionError
+            stats.errors[f"{type(error).__name__}"] += 1
+            await asyncio.sleep(0.01)
+
+
 async def load(  # noqa: PLR0913 - the knobs of one phase
     client: Client,
     devices: list[Device],
@@ -970,30 +1052,17 @@ async def load(  # noqa: PLR0913 - the knobs of one phase
     server_pid: int,
     database: str | None,
     profile: Path | None = None,
+    rate: float | None = None,
 ) -> Phase:
-    """One virtual user per device repeating ``body``; counts only the measured window."""
-    stop = asyncio.Event()
+    """One virtual user per device repeating ``body``; counts only the measured window.
 
-    finished: set[str] = set()
-    everyone = asyncio.Event()
-
-    async def user(device: Device) -> None:
-        while not stop.is_set():
-            try:
-                await body(device)
-                finished.add(device.device_id)
-                if len(finished) == len(devices):
-                    everyone.set()
-            except StepFailedError as error:
-                client.stats.errors[error.key.split(" b'")[0]] += 1
-                await asyncio.sleep(0.01)
-            except (HttpError, OSError) as error:  # OSError: TimeoutError, ConnectionError
-                client.stats.errors[f"{type(error).__name__}"] += 1
-                await asyncio.sleep(0.01)
-
+    With ``rate``, an open loop at that rate instead (:meth:`Traffic.arrivals`).
+    """
+    traffic = Traffic(client, devices, body)
+    stop, everyone = traffic.stop, traffic.everyone
     client.stats = Stats()
     pinning = asyncio.create_task(backends_pinned(database, stop)) if database else None
-    users = [asyncio.create_task(user(device)) for device in devices]
+    users = [asyncio.create_task(traffic.users() if rate is None else traffic.arrivals(rate))]
     # Warm up for ``warmup`` seconds and until every user has finished a round (at most 60 s
     # more), so that the window sees users in every step, not all starting at once.
     await asyncio.sleep(warmup)
@@ -1025,12 +1094,16 @@ async def measure(  # noqa: PLR0913 - the knobs of one database's run
     warmup: float,
     seconds: float,
     profile: str | None,
+    rate: float | None = None,
 ) -> list[Row]:
-    """Start the server on ``env`` and measure every concurrency level against it."""
+    """Start the server on ``env`` and measure every concurrency level against it.
+
+    With ``rate``, then an open loop at that rate on the devices of the most users.
+    """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**env, "ZORGID_PUBLIC_URL": base}
-    people = prepare(env, max(user_counts))
+    people = prepare(env, max([*user_counts, OPEN_LOOP_DEVICES] if rate else user_counts))
     log = Path(env["ZORGID_DATA_DIR"]) / "server.log"
     rows = []
     http = Http("127.0.0.1", port)
@@ -1056,6 +1129,21 @@ async def measure(  # noqa: PLR0913 - the knobs of one database's run
                     ceremonies = await run(client.ceremony, seconds=seconds, profile=out)
                     after = await run(client.healthz, seconds=seconds / 2)
                     rows.append(Row(users, ceremonies, (before, after)))
+                if rate:
+                    users = len(devices)
+                    run = functools.partial(
+                        load,
+                        client,
+                        devices[:users],
+                        warmup=warmup,
+                        server_pid=process.pid,
+                        database=env.get("ZORGID_DATABASE_URL", "").rpartition("/")[2] or None,
+                    )
+                    before = await run(client.healthz, seconds=seconds / 2)
+                    out = Path(f"{profile}-{kind}-rate.txt") if profile else None
+                    ceremonies = await run(client.ceremony, seconds=seconds, profile=out, rate=rate)
+                    after = await run(client.healthz, seconds=seconds / 2)
+                    rows.append(Row(users, ceremonies, (before, after), rate))
             except BaseException:
                 print(f"server log ({log}):\n" + log.read_text()[-3000:], file=sys.stderr)
                 raise
@@ -1114,7 +1202,7 @@ def report(kind: str, rows: list[Row], *, warmup: float, seconds: float) -> None
         r50, r99 = (percentile(stats.response_to_event, q) * 1000 for q in (0.5, 0.99))
         around = f"({row.ceilings[0].request_rate:.0f}/{row.ceilings[1].request_rate:.0f})"
         print(
-            f" {row.users:5d}  {phase.ceremony_rate:12.1f}  {phase.request_rate:6.0f}"
+            f" {row.label}  {phase.ceremony_rate:12.1f}  {phase.request_rate:6.0f}"
             f"  {per:12.2f}  {row.ceiling:13.0f} {around:>13s}"
             f"  {phase.request_rate / row.ceiling:5.2f}   {a50:8.1f} {a99:8.1f}"
             f"     {r50:8.1f} {r99:8.1f}  {sum(row.errors.values()):6d}"
@@ -1133,42 +1221,55 @@ def report(kind: str, rows: list[Row], *, warmup: float, seconds: float) -> None
             p.cpu.server * 1000 / p.request_rate if p.request_rate else 0.0 for p in row.ceilings
         )
         print(
-            f" {row.users:5d}{'':37s}{cpu.server:6.0%}  {cpu.client:6.0%}  {pg:>8s}"
+            f" {row.label}{'':37s}{cpu.server:6.0%}  {cpu.client:6.0%}  {pg:>8s}"
             f"  {cpu.others(SERVER_CORE):16.0%}  {cpu.others(CLIENT_CORE):6.0%}"
             f"  {per_ceremony:26.1f}  {per_request:11.2f}  {per_health:12.2f}  {sessions:>14s}"
         )
     for row in rows:
-        phase = row.ceremonies
+        _verdict(row)
+
+
+def _verdict(row: Row) -> None:
+    """The lines under the tables for ``row``: its targets, warnings, errors and profile."""
+    phase = row.ceremonies
+    p99 = percentile(phase.stats.answer_to_event, 0.99) * 1000
+    p99_ok = p99 <= TARGET_P99_MS
+    ceremony_p50 = percentile(phase.stats.ceremony_seconds, 0.5) * 1000
+    if row.rate is None:
+        who, delayed = f"{row.users} users", ""
         rate_ok = phase.ceremony_rate >= TARGET_RATE
-        p99 = percentile(phase.stats.answer_to_event, 0.99) * 1000
-        p99_ok = p99 <= TARGET_P99_MS
-        ceremony_p50 = percentile(phase.stats.ceremony_seconds, 0.5) * 1000
+    else:
+        # Offered, not pushed: the server kept up when it completed about what arrived (Poisson
+        # arrivals vary by a few per cent over a window) and no arrival had to wait.
+        who = f"open loop at {row.rate:g}/s on {row.users} devices"
+        delayed = f", {phase.stats.delayed} arrivals waited for a free device"
+        rate_ok = phase.ceremony_rate >= row.rate * 0.9 and not phase.stats.delayed
+    print(
+        f"  {who}: {phase.stats.ceremonies} ceremonies (p50 {ceremony_p50:.0f} ms "
+        f"each{delayed}); target >= {TARGET_RATE:g}/s {'met' if rate_ok else 'MISSED'}, "
+        f"p99 <= {TARGET_P99_MS:g} ms {'met' if p99_ok else 'MISSED'}"
+    )
+    busiest = max([phase, *row.ceilings], key=lambda p: p.cpu.client)
+    if busiest.cpu.client >= CLIENT_BUSY:
         print(
-            f"  {row.users} users: {phase.stats.ceremonies} ceremonies (p50 {ceremony_p50:.0f} ms "
-            f"each); target >= {TARGET_RATE:g}/s {'met' if rate_ok else 'MISSED'}, "
-            f"p99 <= {TARGET_P99_MS:g} ms {'met' if p99_ok else 'MISSED'}"
+            f"  {who}: the CLIENT used {busiest.cpu.client:.0%} of its core: "
+            "it may be what limits these figures"
         )
-        busiest = max([phase, *row.ceilings], key=lambda p: p.cpu.client)
-        if busiest.cpu.client >= CLIENT_BUSY:
-            print(
-                f"  {row.users} users: the CLIENT used {busiest.cpu.client:.0%} of its core: "
-                "it may be what limits these figures"
-            )
-        noisy = max(p.cpu.others(SERVER_CORE) for p in (phase, *row.ceilings))
-        if noisy >= NOISY:
-            print(
-                f"  {row.users} users: other processes took up to {noisy:.0%} of the server's "
-                "core: the figures are low by about that much"
-            )
-        if row.errors:
-            print(f"  {row.users} users: RUN WITH ERRORS:")
-            for key, number in row.errors.most_common():
-                print(f"      {number:6d}  {key}")
-        if phase.hot:
-            total = phase.hot[0][1] or 1
-            print(f"  {row.users} users: py-spy --gil, the server's own samples ({total}):")
-            for name, number in phase.hot[1:]:
-                print(f"      {number / total:6.1%}  {name}")
+    noisy = max(p.cpu.others(SERVER_CORE) for p in (phase, *row.ceilings))
+    if noisy >= NOISY:
+        print(
+            f"  {who}: other processes took up to {noisy:.0%} of the server's "
+            "core: the figures are low by about that much"
+        )
+    if row.errors:
+        print(f"  {who}: RUN WITH ERRORS:")
+        for key, number in row.errors.most_common():
+            print(f"      {number:6d}  {key}")
+    if phase.hot:
+        total = phase.hot[0][1] or 1
+        print(f"  {who}: py-spy --gil, the server's own samples ({total}):")
+        for name, number in phase.hot[1:]:
+            print(f"      {number / total:6.1%}  {name}")
 
 
 def main() -> None:
@@ -1180,6 +1281,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
     parser.add_argument("--profile", metavar="PREFIX", help="py-spy the server (see docstring)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=TARGET_RATE,
+        help="then an open loop: ceremonies arriving at this rate per second (0: none)",
+    )
     args = parser.parse_args()
     user_counts = [int(n) for n in args.users.split(",")]
     warmup, seconds = args.warmup, args.seconds
@@ -1197,7 +1304,13 @@ def main() -> None:
         with database(kind) as env, asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             rows = runner.run(
                 measure(
-                    kind, env, user_counts, warmup=warmup, seconds=seconds, profile=args.profile
+                    kind,
+                    env,
+                    user_counts,
+                    warmup=warmup,
+                    seconds=seconds,
+                    profile=args.profile,
+                    rate=args.rate or None,
                 )
             )
         report(kind, rows, warmup=warmup, seconds=seconds)
