@@ -1115,35 +1115,27 @@ async def measure(  # noqa: PLR0913 - the knobs of one database's run
                 devices = [await client.activate(name, qr) for name, qr in people]
                 # One ceremony first: a broken server fails here, clearly, not as a rate of 0.
                 await client.ceremony(devices[0])
-                for users in user_counts:
+                database = env.get("ZORGID_DATABASE_URL", "").rpartition("/")[2] or None
+                # Each closed loop, then the open one (None: a closed loop of ``users``).
+                loops: list[tuple[int, float | None]] = [(users, None) for users in user_counts]
+                loops += [(len(devices), rate)] if rate else []
+                for users, offered in loops:
                     run = functools.partial(
                         load,
                         client,
                         devices[:users],
                         warmup=warmup,
                         server_pid=process.pid,
-                        database=env.get("ZORGID_DATABASE_URL", "").rpartition("/")[2] or None,
+                        database=database,
                     )
                     before = await run(client.healthz, seconds=seconds / 2)
-                    out = Path(f"{profile}-{kind}-{users}.txt") if profile else None
-                    ceremonies = await run(client.ceremony, seconds=seconds, profile=out)
-                    after = await run(client.healthz, seconds=seconds / 2)
-                    rows.append(Row(users, ceremonies, (before, after)))
-                if rate:
-                    users = len(devices)
-                    run = functools.partial(
-                        load,
-                        client,
-                        devices[:users],
-                        warmup=warmup,
-                        server_pid=process.pid,
-                        database=env.get("ZORGID_DATABASE_URL", "").rpartition("/")[2] or None,
+                    name = users if offered is None else "rate"
+                    out = Path(f"{profile}-{kind}-{name}.txt") if profile else None
+                    ceremonies = await run(
+                        client.ceremony, seconds=seconds, profile=out, rate=offered
                     )
-                    before = await run(client.healthz, seconds=seconds / 2)
-                    out = Path(f"{profile}-{kind}-rate.txt") if profile else None
-                    ceremonies = await run(client.ceremony, seconds=seconds, profile=out, rate=rate)
                     after = await run(client.healthz, seconds=seconds / 2)
-                    rows.append(Row(users, ceremonies, (before, after), rate))
+                    rows.append(Row(users, ceremonies, (before, after), offered))
             except BaseException:
                 print(f"server log ({log}):\n" + log.read_text()[-3000:], file=sys.stderr)
                 raise
