@@ -151,9 +151,10 @@ async def apply(tx: Tx, changes: Sequence[Change]) -> None:
     :class:`ConflictError` when one does not find its row as it was read.
     """
     for change in changes:
-        if change.notify is not None and tx.dialect == "postgresql":
+        notified = change.notify is not None and tx.dialect == "postgresql"
+        if notified:
             # NOTIFY in the same statement: delivered to every node once it commits.
-            channel, payload = change.notify
+            channel, payload = change.notify or ("", "")
             changed = len(
                 await tx.all(
                     f"WITH changed AS ({change.sql} RETURNING 1) "
@@ -163,10 +164,11 @@ async def apply(tx: Tx, changes: Sequence[Change]) -> None:
             )
         else:
             changed = await tx.execute(change.sql, change.values(tx))
-            if change.on_commit is not None:
-                tx.after_commit(change.on_commit)
         if changed != 1:
             raise ConflictError(change.sql.split(" WHERE ", 1)[0])
+        # Only a change made is announced (a caller may go on after a ConflictError).
+        if change.on_commit is not None and not notified:
+            tx.after_commit(change.on_commit)
 
 
 async def together(
@@ -475,6 +477,9 @@ class _PostgresTx(_Callbacks):
             raise ConflictError(", ".join(c.sql.split(" WHERE ", 1)[0] for c in changes)) from None
         if row is None:  # pragma: no cover - the statement always gives one row
             raise ConflictError(last)
+        for change in changes:
+            if change.on_commit is not None and change.notify is None:
+                self.after_commit(change.on_commit)
         return row[1 : len(row) - len(notify)]
 
     @contextlib.asynccontextmanager

@@ -14,7 +14,7 @@ from tests.support.db import PUBLIC_URL, _sqlite_database
 from tests.support.identity import PIN, App, new_activation, redeem
 from tests.support.portal import confirmed_login
 from zorgid.bootstrap import build
-from zorgid.db.raw import ConflictError, SessionTx, drive, read_time
+from zorgid.db.raw import Change, ConflictError, SessionTx, apply, drive, read_time
 from zorgid.identity.models import Device
 from zorgid.login.models import LoginSession, LoginState
 from zorgid.settings import Settings
@@ -126,3 +126,25 @@ def test_stored_times_read_back_as_aware_utc(container: Container, clock: Manual
     assert asyncio.run(container.raw.call(created, write=False)) == clock.now()
     with container.unit_of_work() as session:
         assert session.scalar(select(LoginSession.id)) == started.login_id
+
+
+def test_only_a_change_that_was_made_is_announced_after_the_commit(
+    container: Container,
+) -> None:
+    started = asyncio.run(container.logins.start(client_ip="203.0.113.7", user_agent="t"))
+    announced: list[str] = []
+
+    def agent(value: str, state: str) -> Change:
+        return Change(
+            "UPDATE login_sessions SET user_agent = :agent WHERE id = :id AND state = :state",
+            {"agent": value, "id": started.login_id, "state": state},
+            on_commit=lambda: announced.append(value),
+        )
+
+    async def step(tx: Tx) -> None:
+        with pytest.raises(ConflictError):  # the caller goes on after a lost compare-and-set
+            await apply(tx, [agent("lost", "approved")])
+        await apply(tx, [agent("made", "pending")])
+
+    asyncio.run(container.raw.call(step, write=True))
+    assert announced == ["made"]
