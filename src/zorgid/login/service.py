@@ -22,7 +22,7 @@ from zorgid.core.i18n import N_
 from zorgid.core.protocol import answer_string, scan_string
 from zorgid.core.tokens import hash_token, new_digits, new_id, new_token, same_token
 from zorgid.db.base import table
-from zorgid.db.raw import Change, ConflictError, apply, read_time
+from zorgid.db.raw import Change, apply, read_time
 from zorgid.identity.devicekeys import stored_device_key, verify_device_signature
 from zorgid.identity.devices import (
     DEVICE_COLUMNS,
@@ -93,11 +93,6 @@ _INSERT_LOGIN = (
 _SEEN = (
     " WHERE id = :id AND state = :seen_state AND code_attempts = :seen_attempts"
     " AND COALESCE(code_hash, '') = :seen_code"
-)
-#: The browser typed the right code in time (LoginService._confirm_at_once).
-_CONFIRM = (
-    "UPDATE login_sessions SET state = :confirmed WHERE id = :id AND browser_hash = :browser "
-    "AND state = :scanned AND code_hash = :code AND expires_at > :now"
 )
 _INSERT_PORTAL = (
     "INSERT INTO portal_sessions (token_hash, person_id, device_id, created_at, expires_at, "
@@ -286,9 +281,6 @@ class LoginService:
         typed = "".join(code.split())
 
         async def step(tx: Tx) -> None:
-            if await self._confirm_at_once(tx, login_id, browser_secret, typed):
-                return
-            # Not confirmed: read the login to say why, and count a wrong code.
             login = await self._for_browser(tx, login_id, browser_secret)
             self._refuse_expired(login)
             if login.state is not LoginState.SCANNED:
@@ -611,35 +603,6 @@ class LoginService:
         if row is None:
             return None, None, False
         return LoginRow.of(row), DeviceRow.of(row, 13), bool(row[-1])
-
-    async def _confirm_at_once(self, tx: Tx, login_id: str, secret: str, typed: str) -> bool:
-        """The right code from the login's browser in time: confirmed in one statement.
-
-        The common case needs no read first: the ``UPDATE`` itself checks the browser, the
-        state, the code and the time (hashes compared, as stored). False when it changed no
-        row; the caller then reads the login to say why.
-        """
-        if len(typed) != CODE_DIGITS or len(login_id) > MAX_ID_LENGTH:
-            return False
-        confirmed = LoginState.CONFIRMED.value
-        change = Change(
-            _CONFIRM,
-            {
-                "id": login_id,
-                "browser": hash_token(secret),
-                "code": hash_token(typed),
-                "scanned": LoginState.SCANNED.value,
-                "confirmed": confirmed,
-                "now": self._clock.now(),
-            },
-            notify=(CHANNEL, f"{login_id} {confirmed}"),
-            on_commit=functools.partial(self._events.notify, login_id, confirmed),
-        )
-        try:
-            await apply(tx, [change])
-        except ConflictError:
-            return False
-        return True
 
     async def _for_browser(self, tx: Tx, login_id: str, secret: str) -> LoginRow:
         login = await self._load(tx, login_id)

@@ -8,6 +8,7 @@ so that a database error ("database is locked", a serialisation failure) fails t
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 from collections import Counter
@@ -24,6 +25,7 @@ from zorgid.audit.models import AuditEvent
 from zorgid.db.engine import make_engine, make_session_factory
 from zorgid.errors import ZorgidError
 from zorgid.identity.models import ActivationCode, Device, DeviceStatus
+from zorgid.login.models import LoginSession, LoginState
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -118,3 +120,40 @@ def test_fifty_wrong_pins_at_once_use_only_the_three_free_tries(wide: Container)
         assert stored is not None
         assert stored.pin_failures == 3
         assert stored.status is DeviceStatus.ACTIVE
+
+
+def test_fifty_wrong_codes_at_once_are_counted_and_end_the_login_once(
+    container: Container,
+) -> None:
+    app = App()
+    device = redeem(container, new_activation(container), app=app)
+    started = asyncio.run(container.logins.start(client_ip="203.0.113.7", user_agent="pytest"))
+    nonce = started.qr_text.split("#", 1)[1]
+    shown = asyncio.run(
+        container.logins.scan(
+            started.login_id,
+            nonce=nonce,
+            device_id=device.id,
+            signature=app.sign("zorgid-login-scan-v1", started.login_id, nonce, device.id),
+        )
+    )
+    wrong = f"{(int(shown.code) + 1) % 1_000_000:06d}"
+
+    outcomes = _all_at_once(
+        lambda: asyncio.run(
+            container.logins.enter_code(
+                started.login_id, started.browser_secret, wrong, source="203.0.113.7"
+            )
+        )
+    )
+
+    # Two wrong codes are answered "wrong", the third ends the login; every later one finds
+    # it ended. No attempt is lost or counted twice.
+    tries = container.settings.login_code_tries
+    assert outcomes == {"login_code_wrong": tries - 1, "login_failed": CROWD - (tries - 1)}
+    with container.reading() as session:
+        login = session.get(LoginSession, started.login_id)
+        assert login is not None
+        assert (login.state, login.code_attempts) == (LoginState.FAILED, tries)
+        assert Counter(session.scalars(select(AuditEvent.action)))["login.failed"] == 1
+        assert verify_chain(session).intact
