@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import TYPE_CHECKING, Self
 
 from starlette.responses import Response
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from starlette.types import Receive, Scope, Send
+
+log = logging.getLogger("zorgid.web.streams")
 
 
 class ClientWatch:
@@ -57,8 +60,13 @@ class ClientWatch:
             self._task = None
 
     async def _listen(self) -> None:
-        while (await self._receive())["type"] != "http.disconnect":
-            pass  # body (more_body) that nobody reads
+        try:
+            while (await self._receive())["type"] != "http.disconnect":
+                pass  # body (more_body) that nobody reads
+        except asyncio.CancelledError:
+            raise  # the block ended: nobody waits any more
+        except Exception:  # a server that cannot tell: the client is as good as gone
+            log.debug("receive failed; treating the client as gone", exc_info=True)
         self.gone = True
         self._wake()
 

@@ -134,3 +134,19 @@ def test_the_watch_stops_listening_when_its_block_ends() -> None:
     assert during == 1
     assert after == 0
     assert not heard
+
+
+def test_a_receive_that_fails_counts_as_a_client_gone_and_wakes_the_waiter() -> None:
+    async def broken() -> Message:
+        raise OSError("connection reset by peer")
+
+    async def run() -> tuple[bool, bool]:
+        events = LocalEvents()
+        with (
+            events.subscribe("L") as subscription,
+            ClientWatch(broken, subscription.wake) as client,
+        ):
+            woken = await subscription.wait(10)
+            return woken, client.gone
+
+    assert asyncio.run(run()) == (True, True)
