@@ -9,6 +9,7 @@ form one line. Changing, removing or inserting any event breaks the chain from t
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from zorgid.db.base import table
 from zorgid.db.raw import SessionTx, apply, drive, together
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Sequence
 
     from sqlalchemy.orm import Session
@@ -124,7 +124,7 @@ async def append(  # noqa: PLR0913 - the fields of an event
     ConflictError` when a change finds its row changed). On PostgreSQL they are one statement.
     """
     values: dict[str, Any] = {
-        "at": at.replace(microsecond=0),
+        "at": at.astimezone(dt.UTC).replace(microsecond=0),  # the hash takes the UTC text
         "action": action,
         "actor": actor,
         "subject": subject,

@@ -454,9 +454,9 @@ class _PostgresTx(_Callbacks):
             renamed = _NAMED.sub(f":{name}_\\1", change.sql)
             parts.append(f"{name} AS ({renamed} RETURNING 1)")
             values.update({f"{name}_{key}": value for key, value in change.values(self).items()})
-            if change.notify is not None:
-                values[f"{name}_channel"], values[f"{name}_payload"] = change.notify
-                notify.append(f", pg_notify(:{name}_channel, :{name}_payload)")
+            if change.notify is not None:  # n<i>_: no change's own parameter is named so
+                values[f"n{number}_channel"], values[f"n{number}_payload"] = change.notify
+                notify.append(f", pg_notify(:n{number}_channel, :n{number}_payload)")
         every = " AND ".join(f"EXISTS (SELECT 1 FROM c{n})" for n in range(len(changes)))
         parts.append(f"ok AS (SELECT 1 AS ok WHERE {every or 'TRUE'})")
         parts.extend(f"{name} AS ({query})" for name, query in then)

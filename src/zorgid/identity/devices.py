@@ -179,7 +179,8 @@ class PinAttempt:
                 changes=changes,
             )
         else:
-            await apply(tx, changes)
+            async with tx.atomic():  # several changes commit together or not at all
+                await apply(tx, changes)
         if self.error is not None:
             raise self.error
 

@@ -6,6 +6,8 @@ import asyncio
 import datetime as dt
 import hashlib
 import itertools
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -310,4 +312,48 @@ def test_a_change_that_finds_its_row_changed_undoes_the_others_and_the_event(
         head = session.get(AuditHead, 1)
         assert head is not None
         assert (head.seq, head.hash) == (0, GENESIS)
+    assert _verify(container).intact
+
+
+def test_events_appended_at_once_from_many_connections_form_one_line(
+    container: Container,
+) -> None:
+    # On PostgreSQL each append is one statement that locks the head for itself.
+    crowd = 30
+    barrier = threading.Barrier(crowd)
+
+    def one(number: int) -> int:
+        async def step(tx: Tx) -> int:
+            return await append(
+                tx,
+                at=container.clock.now(),
+                action="test.crowd",
+                actor="cli",
+                subject=f"n:{number}",
+                source="test",
+            )
+
+        barrier.wait(timeout=30)
+        return asyncio.run(container.raw.call(step, write=True))
+
+    with ThreadPoolExecutor(max_workers=crowd) as pool:
+        numbers = sorted(pool.map(one, range(crowd)))
+    assert numbers == list(range(1, crowd + 1))
+    assert _verify(container) == ChainReport(events=crowd, first_broken=None, reason="")
+
+
+def test_an_event_given_a_moment_in_another_zone_still_verifies(container: Container) -> None:
+    amsterdam = dt.timezone(dt.timedelta(hours=1))
+
+    async def step(tx: Tx) -> int:
+        return await append(
+            tx,
+            at=container.clock.now().astimezone(amsterdam),
+            action="test.zone",
+            actor="cli",
+            subject="person:x",
+            source="test",
+        )
+
+    assert asyncio.run(container.raw.call(step, write=True)) == 1
     assert _verify(container).intact
