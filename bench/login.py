@@ -113,6 +113,8 @@ TARGET_RATE = 150.0
 TARGET_P99_MS = 50.0
 #: Devices for the open loop (at least): enough that an arrival always finds a free one.
 OPEN_LOOP_DEVICES = 64
+STREAMS_AT_ONCE = 50  # a soak opens its held event streams this many at a time
+SOAK_LIMIT_MIB = 150.0  # the server's resident memory after a soak (the issue's target)
 CLIENT_BUSY = 0.9  # a client using more of its core than this may be what limits the figures
 NOISY = 0.1  # other processes using more of the server's core than this make the figures low
 HTTP_OK_FIRST, HTTP_OK_END = 200, 300
@@ -213,6 +215,7 @@ class Row:
     users: int
     ceremonies: Phase
     ceilings: tuple[Phase, Phase]
+    memory: tuple[Memory, Memory]  # the server's, before and after the ceremonies
     rate: float | None = None  # open loop: the offered ceremonies per second
 
     @property
@@ -266,6 +269,22 @@ def process_cpu(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+class Memory(NamedTuple):
+    """A process's resident memory now and its peak so far (VmRSS, VmHWM), in MiB."""
+
+    now: float
+    peak: float
+
+    @classmethod
+    def of(cls, pid: int) -> Memory:
+        """Read from ``/proc``."""
+        fields = dict(
+            line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        )
+        rss, hwm = (int(fields[name].split()[0]) / 1024 for name in ("VmRSS", "VmHWM"))
+        return cls(rss, hwm)
 
 
 def cores_busy() -> tuple[float, ...]:
@@ -649,7 +668,7 @@ class Http:
 
     @contextlib.asynccontextmanager
     async def stream(
-        self, method: str, path: str, headers: Mapping[str, str]
+        self, method: str, path: str, headers: Mapping[str, str], *, seconds: float | None = None
     ) -> AsyncIterator[Connection]:
         """Send a request; the connection once the answer's head is in, to :meth:`~Connection.read`.
 
@@ -658,7 +677,9 @@ class Http:
         connection = await self._connection()
         try:
             connection.send(
-                self._head(method, path, headers, None), stream=True, timeout=self.timeout
+                self._head(method, path, headers, None),
+                stream=True,
+                timeout=seconds or self.timeout,
             )
             while not connection.head:
                 await connection.wait()
@@ -1042,6 +1063,140 @@ class Traffic:
             await asyncio.sleep(0.01)
 
 
+# -- soak ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Soak:
+    """What a soak saw: the server's memory at each mark, and what went wrong."""
+
+    marks: list[tuple[str, Memory]] = field(default_factory=list)
+    ceremonies: int = 0
+    streams_opened: int = 0
+    errors: collections.Counter[str] = field(default_factory=collections.Counter)
+    seconds: float = 0.0
+
+
+async def _held_stream(
+    client: Client, opened: asyncio.Event, stop: asyncio.Event, soak: Soak
+) -> None:
+    """A browser that opens the login page and keeps its event stream open until ``stop``.
+
+    A stream the server ends (the login expired) is opened again on a new login, so the
+    streams stay open however long the soak runs.
+    """
+    first = True
+    while not stop.is_set():
+        try:
+            login_id, _, _, browser = await client._login_page()  # noqa: SLF001 - same module
+            headers = {"User-Agent": USER_AGENT, "Cookie": browser, "Accept": "text/event-stream"}
+            async with client.http.stream(
+                "GET", f"/login/{login_id}/events", headers, seconds=24 * 3600.0
+            ) as response:
+                if response.status != HTTP_OK_FIRST:
+                    soak.errors[f"held stream: GET events {response.status}"] += 1
+                    await asyncio.sleep(0.1)
+                    continue
+                soak.streams_opened += 1
+                if first:
+                    opened.set()
+                    first = False
+                reading = asyncio.ensure_future(_drain(response))
+                stopping = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                for task in (reading, stopping):
+                    task.cancel()
+                await asyncio.gather(reading, stopping, return_exceptions=True)
+        except (StepFailedError, HttpError, OSError) as error:
+            key = error.key if isinstance(error, StepFailedError) else type(error).__name__
+            soak.errors[f"held stream: {key.split(' b')[0]}"] += 1
+            await asyncio.sleep(0.1)
+        finally:
+            if first:  # failed before it was open: do not keep the soak waiting for it
+                opened.set()
+                first = False
+
+
+async def _drain(response: Connection) -> None:
+    while await response.read():
+        pass
+
+
+async def soak(
+    client: Client,
+    devices: list[Device],
+    *,
+    ceremonies: int,
+    streams: int,
+    server_pid: int,
+) -> Soak:
+    """Browsers hold ``streams`` event streams open while ``devices`` log in ``ceremonies`` times.
+
+    The server's memory is read before, with the streams open, every tenth of the way, after
+    the ceremonies and after the streams closed.
+    """
+    result = Soak()
+    result.marks.append(("start", Memory.of(server_pid)))
+    started = time.perf_counter()
+    stop_streams = asyncio.Event()
+    holders = []
+    for first in range(0, streams, STREAMS_AT_ONCE):  # browsers arrive in waves
+        openings = [asyncio.Event() for _ in range(min(STREAMS_AT_ONCE, streams - first))]
+        holders += [
+            asyncio.create_task(_held_stream(client, opened, stop_streams, result))
+            for opened in openings
+        ]
+        await asyncio.gather(*(opened.wait() for opened in openings))
+    result.marks.append((f"{streams} streams open", Memory.of(server_pid)))
+    client.stats = Stats()
+    traffic = Traffic(client, devices, client.ceremony)
+    users = asyncio.create_task(traffic.users())
+    step = max(1, ceremonies // 10)
+    next_mark = step
+    while client.stats.ceremonies < ceremonies:
+        await asyncio.sleep(0.5)
+        if client.stats.ceremonies >= next_mark:
+            done = client.stats.ceremonies
+            result.marks.append((f"{done} ceremonies", Memory.of(server_pid)))
+            print(
+                f"  soak: {done} ceremonies, server RSS {result.marks[-1][1].now:.0f} MiB",
+                file=sys.stderr,
+            )
+            next_mark += step
+    traffic.stop.set()
+    await users
+    result.ceremonies = client.stats.ceremonies
+    result.errors.update(client.stats.errors)
+    result.marks.append(("after the ceremonies, streams open", Memory.of(server_pid)))
+    stop_streams.set()
+    await asyncio.gather(*holders)
+    await asyncio.sleep(2)  # the server lets the closed streams go
+    result.marks.append(("streams closed", Memory.of(server_pid)))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def report_soak(kind: str, result: Soak, *, limit: float) -> bool:
+    """Print a soak's memory marks; whether the server stayed within ``limit`` MiB."""
+    print(
+        f"\n{kind}: soak of {result.ceremonies} ceremonies in {result.seconds:.0f} s "
+        f"({result.ceremonies / result.seconds:.0f}/s) with event streams held open "
+        f"({result.streams_opened} opened in all)"
+    )
+    print("  server RSS MiB   peak so far   at")
+    for name, memory in result.marks:
+        print(f"  {memory.now:14.0f}  {memory.peak:12.0f}   {name}")
+    last = max(memory.now for name, memory in result.marks[-2:])
+    ok = last <= limit and not result.errors
+    verdict = "met" if last <= limit else "MISSED"
+    print(f"  after the soak {last:.0f} MiB: target <= {limit:g} MiB {verdict}")
+    if result.errors:
+        print("  SOAK WITH ERRORS:")
+        for key, number in result.errors.most_common():
+            print(f"      {number:6d}  {key}")
+    return ok
+
+
 async def load(  # noqa: PLR0913 - the knobs of one phase
     client: Client,
     devices: list[Device],
@@ -1086,11 +1241,37 @@ async def load(  # noqa: PLR0913 - the knobs of one phase
     return Phase(wall, measured, cpu, hot)
 
 
+@contextlib.asynccontextmanager
+async def served(
+    env: dict[str, str], devices: int
+) -> AsyncIterator[tuple[Client, list[Device], subprocess.Popen[bytes]]]:
+    """A server on ``env`` with ``devices`` activated devices, after one ceremony that works."""
+    port = free_port()
+    env = {**env, "ZORGID_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    people = prepare(env, devices)
+    log = Path(env["ZORGID_DATA_DIR"]) / "server.log"
+    http = Http("127.0.0.1", port)
+    try:
+        with server(env, port, log) as process:
+            try:
+                await until_ready(http, process)
+                client = Client(http)
+                activated = [await client.activate(name, qr) for name, qr in people]
+                # One ceremony first: a broken server fails here, clearly, not as a rate of 0.
+                await client.ceremony(activated[0])
+                yield client, activated, process
+            except BaseException:
+                print(f"server log ({log}):\n" + log.read_text()[-3000:], file=sys.stderr)
+                raise
+    finally:
+        http.close()
+
+
 async def measure(  # noqa: PLR0913 - the knobs of one database's run
-    kind: str,
     env: dict[str, str],
     user_counts: list[int],
     *,
+    kind: str,
     warmup: float,
     seconds: float,
     profile: str | None,
@@ -1100,48 +1281,39 @@ async def measure(  # noqa: PLR0913 - the knobs of one database's run
 
     With ``rate``, then an open loop at that rate on the devices of the most users.
     """
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**env, "ZORGID_PUBLIC_URL": base}
-    people = prepare(env, max([*user_counts, OPEN_LOOP_DEVICES] if rate else user_counts))
-    log = Path(env["ZORGID_DATA_DIR"]) / "server.log"
     rows = []
-    http = Http("127.0.0.1", port)
-    try:
-        with server(env, port, log) as process:
-            try:
-                await until_ready(http, process)
-                client = Client(http)
-                devices = [await client.activate(name, qr) for name, qr in people]
-                # One ceremony first: a broken server fails here, clearly, not as a rate of 0.
-                await client.ceremony(devices[0])
-                database = env.get("ZORGID_DATABASE_URL", "").rpartition("/")[2] or None
-                # Each closed loop, then the open one (None: a closed loop of ``users``).
-                loops: list[tuple[int, float | None]] = [(users, None) for users in user_counts]
-                loops += [(len(devices), rate)] if rate else []
-                for users, offered in loops:
-                    run = functools.partial(
-                        load,
-                        client,
-                        devices[:users],
-                        warmup=warmup,
-                        server_pid=process.pid,
-                        database=database,
-                    )
-                    before = await run(client.healthz, seconds=seconds / 2)
-                    name = users if offered is None else "rate"
-                    out = Path(f"{profile}-{kind}-{name}.txt") if profile else None
-                    ceremonies = await run(
-                        client.ceremony, seconds=seconds, profile=out, rate=offered
-                    )
-                    after = await run(client.healthz, seconds=seconds / 2)
-                    rows.append(Row(users, ceremonies, (before, after), offered))
-            except BaseException:
-                print(f"server log ({log}):\n" + log.read_text()[-3000:], file=sys.stderr)
-                raise
-    finally:
-        http.close()
+    count = max([*user_counts, OPEN_LOOP_DEVICES] if rate else user_counts)
+    async with served(env, count) as (client, devices, process):
+        database = env.get("ZORGID_DATABASE_URL", "").rpartition("/")[2] or None
+        # Each closed loop, then the open one (None: a closed loop of ``users``).
+        loops: list[tuple[int, float | None]] = [(users, None) for users in user_counts]
+        loops += [(len(devices), rate)] if rate else []
+        for users, offered in loops:
+            run = functools.partial(
+                load,
+                client,
+                devices[:users],
+                warmup=warmup,
+                server_pid=process.pid,
+                database=database,
+            )
+            before = await run(client.healthz, seconds=seconds / 2)
+            name = users if offered is None else "rate"
+            out = Path(f"{profile}-{kind}-{name}.txt") if profile else None
+            memory = Memory.of(process.pid)
+            ceremonies = await run(client.ceremony, seconds=seconds, profile=out, rate=offered)
+            memory_after = Memory.of(process.pid)
+            after = await run(client.healthz, seconds=seconds / 2)
+            rows.append(Row(users, ceremonies, (before, after), (memory, memory_after), offered))
     return rows
+
+
+async def measure_soak(env: dict[str, str], users: int, *, ceremonies: int, streams: int) -> Soak:
+    """Start the server on ``env`` and soak it (:func:`soak`) with ``users`` virtual users."""
+    async with served(env, users) as (client, devices, process):
+        return await soak(
+            client, devices, ceremonies=ceremonies, streams=streams, server_pid=process.pid
+        )
 
 
 @contextlib.contextmanager
@@ -1217,6 +1389,10 @@ def report(kind: str, rows: list[Row], *, warmup: float, seconds: float) -> None
             f"  {cpu.others(SERVER_CORE):16.0%}  {cpu.others(CLIENT_CORE):6.0%}"
             f"  {per_ceremony:26.1f}  {per_request:11.2f}  {per_health:12.2f}  {sessions:>14s}"
         )
+    print(" users  server RSS MiB: before  after  peak so far")
+    for row in rows:
+        before, after = row.memory
+        print(f" {row.label}{'':16s}{before.now:6.0f} {after.now:6.0f} {after.peak:6.0f}")
     for row in rows:
         _verdict(row)
 
@@ -1279,6 +1455,14 @@ def main() -> None:
         default=TARGET_RATE,
         help="then an open loop: ceremonies arriving at this rate per second (0: none)",
     )
+    parser.add_argument(
+        "--soak",
+        type=int,
+        metavar="N",
+        help="instead: N ceremonies by the most users while --streams event streams stay open, "
+        "reading the server's memory along the way",
+    )
+    parser.add_argument("--streams", type=int, default=2000, help="held event streams (--soak)")
     args = parser.parse_args()
     user_counts = [int(n) for n in args.users.split(",")]
     warmup, seconds = args.warmup, args.seconds
@@ -1294,11 +1478,17 @@ def main() -> None:
             parser.error(f"unknown database {kind!r}")
         # The client on uvloop too (as uvicorn runs the server): half the loop's CPU.
         with database(kind) as env, asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            if args.soak:
+                soaked = runner.run(
+                    measure_soak(env, max(user_counts), ceremonies=args.soak, streams=args.streams)
+                )
+                failed = not report_soak(kind, soaked, limit=SOAK_LIMIT_MIB) or failed
+                continue
             rows = runner.run(
                 measure(
-                    kind,
                     env,
                     user_counts,
+                    kind=kind,
                     warmup=warmup,
                     seconds=seconds,
                     profile=args.profile,
