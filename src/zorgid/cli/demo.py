@@ -416,6 +416,11 @@ def _demo_organisation(files: DemoFiles) -> tuple[str, str]:
     return ura, info.organisation_name or DEMO_ORGANISATIONS[0].name
 
 
+#: The demo mailbox keeps the newest messages only, so a demo left running (or fuzzed) for
+#: days stays small (about 20 KiB a message).
+DEMO_MAILBOX_KEEPS = 500
+
+
 def set_up(directory: Path, *, host: str, port: int) -> DemoService:
     """Make everything the demo needs in ``directory``; the caller serves it (and stops it)."""
     from zorgid.mail.catcher import MailCatcher  # noqa: PLC0415 - only the demo catches mail
@@ -423,7 +428,7 @@ def set_up(directory: Path, *, host: str, port: int) -> DemoService:
     _fresh_demo_directory(directory)
     files = DemoFiles(directory)
     write_test_pki(files.pki, TestPki(now=SystemClock().now()))
-    catcher = MailCatcher(host)
+    catcher = MailCatcher(host, keep=DEMO_MAILBOX_KEEPS)
     catcher.start()
     try:
         settings = Settings(

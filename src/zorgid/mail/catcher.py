@@ -1,7 +1,9 @@
-"""A mail catcher: an SMTP server that keeps every message in memory.
+"""A mail catcher: an SMTP server that keeps the messages it receives in memory.
 
 Tests use it as the outgoing relay (and wait for a message instead of sleeping); the demo uses
-it as "the organisation's mailbox", shown at ``/demo/post``.
+it as "the organisation's mailbox", shown at ``/demo/post``. A catcher that runs for long (the
+demo) keeps only the newest ``keep`` messages: every message sent since the start, kept, grew
+a demo that a fuzzer had posted the public form to for hours to 700 MB.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import email.policy
 import secrets
 import threading
+from collections import deque
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from typing import TYPE_CHECKING
@@ -63,17 +66,30 @@ class MailCatcher(ListeningServer):
     """An SMTP server on loopback that keeps what it receives (thread-safe)."""
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, *, clock: Clock | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        clock: Clock | None = None,
+        keep: int | None = None,
     ) -> None:
+        """Listen on ``host``:``port``; with ``keep``, forget all but the newest ``keep``."""
         self._clock = clock or SystemClock()
-        self._messages: list[CaughtMessage] = []
+        self._messages: deque[CaughtMessage] = deque(maxlen=keep)
+        self._dropped = 0
         self._arrived = threading.Condition()
         self._listener = Listener(self, host=host, port=port)
 
     def messages(self) -> list[CaughtMessage]:
-        """Every message caught, oldest first."""
+        """Every message kept, oldest first."""
         with self._arrived:
             return list(self._messages)
+
+    @property
+    def dropped(self) -> int:
+        """How many of the oldest messages were forgotten to keep at most ``keep``."""
+        with self._arrived:
+            return self._dropped
 
     def message(self, message_id: str) -> CaughtMessage:
         """One message by its catcher id."""
@@ -104,6 +120,7 @@ class MailCatcher(ListeningServer):
         """Forget every message caught so far."""
         with self._arrived:
             self._messages.clear()
+            self._dropped = 0
 
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope
@@ -112,6 +129,8 @@ class MailCatcher(ListeningServer):
         del server, session
         caught = self._caught(envelope)
         with self._arrived:
+            if len(self._messages) == self._messages.maxlen:
+                self._dropped += 1
             self._messages.append(caught)
             self._arrived.notify_all()
         return "250 2.0.0 OK"

@@ -47,7 +47,11 @@ def catcher_router(catcher: MailCatcher) -> APIRouter:
     @router.get(PREFIX)
     def inbox(request: Request) -> Response:
         """Every caught message, newest first."""
-        return render(request, "catcher_list.html", {"messages": catcher.messages()[::-1]})
+        return render(
+            request,
+            "catcher_list.html",
+            {"messages": catcher.messages()[::-1], "dropped": catcher.dropped},
+        )
 
     @router.get(PREFIX + "/{message_id}")
     def message(request: Request, message_id: str) -> Response:

@@ -35,6 +35,13 @@ def configure_logging(*, json_logs: bool, level: str) -> None:
     )
 
 
+#: Methods counted by name; any other (a client may send any token as a method) is "other", so
+#: that a client cannot grow the metrics without bound by inventing methods.
+METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+
+
 class Metrics:
     """The service's metrics, in a registry of its own (one per app, so tests stay apart)."""
 
@@ -76,7 +83,8 @@ class RequestObserver:
                 status = message["status"]
                 elapsed = time.perf_counter() - started
                 self.metrics.duration.observe(elapsed)
-                self.metrics.requests.labels(scope["method"], str(status)).inc()
+                method = scope["method"] if scope["method"] in METHODS else "other"
+                self.metrics.requests.labels(method, str(status)).inc()
                 # The path only: query strings may carry one-time values.
                 self.log.info(
                     "request",

@@ -1,16 +1,13 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 
 import pytest
 
+from zorgid.mail.catcher import MailCatcher
 from zorgid.mail.compose import Attachment, compose
 from zorgid.mail.errors import MailUnknownError
 from zorgid.mail.sender import SmtpSender
-
-if TYPE_CHECKING:
-    from zorgid.mail.catcher import MailCatcher
 
 
 def _send(catcher: MailCatcher, subject: str, to: str = "jan@praktijk.test") -> None:
@@ -39,6 +36,21 @@ def test_every_message_is_kept_with_what_a_test_reads(mail_catcher: MailCatcher)
     assert second.header("Cc") is None
     assert first.id != second.id
     assert mail_catcher.message(second.id) == second
+
+
+def test_a_catcher_that_keeps_a_few_forgets_the_oldest_and_counts_them() -> None:
+    catcher = MailCatcher(keep=2)
+    catcher.start()
+    try:
+        for subject in ("een", "twee", "drie", "vier"):
+            _send(catcher, subject)
+        kept = [m.subject for m in catcher.messages()]
+        dropped = catcher.dropped
+    finally:
+        catcher.stop()
+
+    assert kept == ["drie", "vier"]
+    assert dropped == 2
 
 
 def test_wait_for_returns_a_message_that_arrives_later(mail_catcher: MailCatcher) -> None:
