@@ -23,6 +23,7 @@ import binascii
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -197,14 +198,28 @@ def publish(
     if path.exists():
         return None
     checkpoint, data = signer.sign(seq, head_hash, now)
+    ready(directory)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
         write_atomically(path, data)
     except OSError as error:
         raise CheckpointWriteError(
             str(error), path=str(directory), reason=error.strerror or str(error)
         ) from None
     return checkpoint
+
+
+def ready(directory: Path) -> None:
+    """Make ``directory`` if needed; :class:`CheckpointWriteError` when no file can go there."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CheckpointWriteError(
+            str(error), path=str(directory), reason=error.strerror or str(error)
+        ) from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CheckpointWriteError(
+            f"{directory} is not writable", path=str(directory), reason=N_("it is not writable")
+        )
 
 
 def read_directory(directory: Path, key: CheckpointKey) -> list[Checkpoint]:

@@ -9,7 +9,7 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, inspect, text
 
 from tests.unit.audit.test_chain import AWKWARD
 from zorgid.audit.log import GENESIS, ChainKey, around_seq, event_hash, plain_hash
@@ -92,3 +92,22 @@ def test_postgresql_computes_the_same_hmac_from_the_pads(container: Container) -
                 params = {"inner": key.inner, "outer": key.outer, "prev": GENESIS, "seq": seq}
                 got = connection.execute(query, {**params, "before": before, "after": after})
                 assert got.scalar_one() == event_hash(key, GENESIS, {**_values(), "seq": seq})
+
+
+def test_the_audit_key_is_nowhere_in_the_database(story: Container, database_url: str) -> None:
+    key = story.keys.audit
+    material = [key.key, key.inner, key.outer]
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as connection:
+            tables = inspect(connection).get_table_names()
+            assert "audit_events" in tables
+            for table in tables:
+                for row in connection.execute(text(f'SELECT * FROM "{table}"')):  # noqa: S608
+                    for value in row:
+                        raw = value if isinstance(value, bytes) else str(value).encode()
+                        for secret in material:
+                            assert secret not in raw
+                            assert secret.hex().encode() not in raw
+    finally:
+        engine.dispose()
