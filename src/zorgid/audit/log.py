@@ -14,6 +14,7 @@ Never put tokens, PINs or document numbers in ``details``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -69,12 +70,12 @@ class ChainKey:
             msg = f"an audit key has 1 to {_BLOCK} bytes, not {len(self.key)}"
             raise ValueError(msg)
 
-    @property
+    @functools.cached_property
     def inner(self) -> bytes:
         """The key XOR ipad, padded to the block."""
         return bytes(b ^ _IPAD for b in self.key.ljust(_BLOCK, b"\0"))
 
-    @property
+    @functools.cached_property
     def outer(self) -> bytes:
         """The key XOR opad, padded to the block."""
         return bytes(b ^ _OPAD for b in self.key.ljust(_BLOCK, b"\0"))
@@ -329,9 +330,6 @@ def _broken(events: int, seq: int, why: Message, *, reason: str = "") -> ChainRe
     return ChainReport(events, seq, reason or str(why), why=why)
 
 
-_CHANGED = N_("the event was changed after it was written")
-
-
 def verify_chain(
     session: Session, key: ChainKey, checkpoints: Sequence[Anchor] = ()
 ) -> ChainReport:
@@ -437,7 +435,7 @@ def _unkeyed(prev: str, event: AuditEvent) -> Message:
                     "the one that wrote the log"
                 )
             )
-        return Message(_CHANGED)
+        return Message(N_("the event was changed after it was written"))
     if event.seq == 1:
         return Message(
             N_(
