@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from zorgid.applications.service import ApplicationService
-from zorgid.audit.log import AuditLog
+from zorgid.audit.checkpoints import Checkpoint, CheckpointSigner, publish
+from zorgid.audit.log import AuditLog, ChainKey
 from zorgid.core.clock import Clock, SystemClock
+from zorgid.core.files import write_atomically
 from zorgid.core.i18n import N_
 from zorgid.db.engine import make_engine, make_read_session_factory, make_session_factory
 from zorgid.db.raw import RawDatabase, open_raw, plain_dsn
@@ -57,7 +59,8 @@ class KeyMissingError(ZorgidError):
     code = "key_missing"
     message = N_(
         "The key file {path} is missing or damaged. Run `zorgid init` to create the keys, or "
-        "restore the file from your backup (without it no PIN can be checked)."
+        "restore the file from your backup (without pin.key no PIN can be checked, without "
+        "audit.key the audit log cannot be checked or continued)."
     )
     exit_code = 2
 
@@ -68,6 +71,8 @@ class Keys:
 
     pin: bytes  # PIN material MAC key (docs/protocol.md, "PIN")
     secret: bytes  # signs CSRF tokens
+    audit: ChainKey  # keys the audit log's hash chain (zorgid.audit.log)
+    checkpoint: CheckpointSigner  # signs checkpoints of the audit log (zorgid.audit.checkpoints)
 
 
 @dataclass
@@ -148,7 +153,7 @@ class Container:
             clock=self.clock,
             settings=self.settings,
             pin_key=self.keys.pin,
-            audit=AuditLog(session=session, clock=self.clock),
+            audit=self.audit(session),
         )
 
     @functools.cached_property
@@ -159,6 +164,7 @@ class Container:
             clock=self.clock,
             settings=self.settings,
             pin_key=self.keys.pin,
+            audit_key=self.keys.audit,
             events=self.events,
         )
 
@@ -169,13 +175,11 @@ class Container:
 
     def applications(self, session: Session) -> ApplicationService:
         """The list of accepted applications around ``session``."""
-        return ApplicationService(
-            session=session, clock=self.clock, audit=AuditLog(session=session, clock=self.clock)
-        )
+        return ApplicationService(session=session, clock=self.clock, audit=self.audit(session))
 
     def audit(self, session: Session) -> AuditLog:
         """The audit log around ``session``."""
-        return AuditLog(session=session, clock=self.clock)
+        return AuditLog(session=session, clock=self.clock, key=self.keys.audit)
 
     def outbox(self, session: Session) -> Outbox:
         """The mail outbox around ``session`` (mail commits with the caller's transaction)."""
@@ -189,7 +193,7 @@ class Container:
             settings=self.settings,
             identity=self.identity(session),
             outbox=self.outbox(session),
-            audit=AuditLog(session=session, clock=self.clock),
+            audit=self.audit(session),
             applications=self.applications(session),
             validator=self.validator,
         )
@@ -200,6 +204,18 @@ class Container:
             if self._validator is None:
                 self._validator = CertificateValidator(trust_config(self.settings, self.clock))
             return self._validator
+
+    def publish_checkpoint(self) -> Checkpoint | None:
+        """Write a signed checkpoint of the audit log's head to the checkpoint directory.
+
+        None when no directory is set, the log is empty or the head has not moved since the
+        last checkpoint there.
+        """
+        directory = self.settings.audit_checkpoint_dir
+        if directory is None:
+            return None
+        with self.reading() as session:
+            return publish(session, self.keys.checkpoint, directory, now=self.clock.now())
 
     def expire_registrations(self) -> int:
         """Expire registration requests whose deadline passed."""
@@ -356,14 +372,28 @@ def _libpq_conninfo(engine: Engine) -> str:
 
 
 def load_keys(key_dir: Path, *, create: bool) -> Keys:
-    """Read the key files (making them first when ``create`` and they do not exist)."""
+    """Read the key files (making them first when ``create`` and they do not exist).
+
+    Beside the secrets, ``checkpoint.pub`` holds the checkpoint key's public half, for
+    auditors (made with the key; written again when missing).
+    """
+    checkpoint = CheckpointSigner(key_file(key_dir / "checkpoint.key", create=create))
+    public = key_dir / "checkpoint.pub"
+    if create and not public.exists():
+        write_atomically(public, checkpoint.public.pem())
     return Keys(
-        pin=_key_file(key_dir / "pin.key", create=create),
-        secret=_key_file(key_dir / "secret.key", create=create),
+        pin=key_file(key_dir / "pin.key", create=create),
+        secret=key_file(key_dir / "secret.key", create=create),
+        audit=ChainKey(key_file(key_dir / "audit.key", create=create)),
+        checkpoint=checkpoint,
     )
 
 
-def _key_file(path: Path, *, create: bool) -> bytes:
+def key_file(path: Path, *, create: bool = False) -> bytes:
+    """The 32 random bytes in the key file ``path`` (made first when ``create``).
+
+    :class:`KeyMissingError` when it cannot be read or holds something else.
+    """
     if create and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

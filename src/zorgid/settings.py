@@ -31,9 +31,16 @@ class Settings:
     data_dir: Path = Path("zorgid-data")
     #: SQLAlchemy URL; empty means ``sqlite:///{data_dir}/zorgid.sqlite3``.
     database_url: str = ""
-    #: Holds ``pin.key`` and ``secret.key``; empty means ``{data_dir}/keys``. Keep it apart from
-    #: the database (another disk, a secrets mount): a leaked database alone must reveal no PIN.
+    #: Holds ``pin.key``, ``secret.key``, ``audit.key`` and ``checkpoint.key``; empty means
+    #: ``{data_dir}/keys``. Keep it apart from the database (another disk, a secrets mount): a
+    #: leaked database alone must reveal no PIN, and a database writer must not be able to
+    #: rewrite the audit log unseen.
     key_dir: Path | None = None
+    #: Where signed checkpoints of the audit log's head are written (another host or write-once
+    #: storage); empty: none are written (``zorgid audit checkpoint --to DIR`` still can).
+    audit_checkpoint_dir: Path | None = None
+    #: Minutes between the running service's checkpoints (one only when the head moved; 0: none).
+    audit_checkpoint_minutes: int = 60
     #: The base URL people and apps reach the service on (QR codes point here).
     public_url: str = "http://127.0.0.1:8000"
     #: The name the app shows when this service asks for a login.

@@ -32,7 +32,7 @@ WRONG = "97531"
 def actions(live: Live) -> list[str]:
     """The audit log's actions in order (and the chain must be intact)."""
     with live.container.unit_of_work() as session:
-        assert verify_chain(session).intact
+        assert verify_chain(session, live.container.keys.audit).intact
         return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
 
 

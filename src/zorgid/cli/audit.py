@@ -1,8 +1,10 @@
-"""``zorgid audit verify``: check that the hash-chained audit log is intact (security.md).
+"""``zorgid audit verify`` and ``zorgid audit checkpoint`` (security.md, operations.md).
 
-Needs only the database (no keys): an auditor can run it on a copy. Exit codes as everywhere
-(formats.md): 0 intact, 1 broken (with the first event that does not fit), 2 the database cannot
-be used (unreachable, or not at this version's schema).
+``verify`` needs the database and the audit key (``audit.key``, which keys the chain); with
+``--checkpoints DIR`` also the checkpoint key's public half (``checkpoint.pub``, or the key
+itself). An auditor runs it on a copy with ``--key-dir`` pointing at those files. Exit codes
+as everywhere (formats.md): 0 intact, 1 broken (with the first event that does not fit) or a
+checkpoint that cannot be trusted, 2 the database or a key cannot be used.
 """
 
 from __future__ import annotations
@@ -15,9 +17,25 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from zorgid.audit.log import ChainReport, verify_chain
-from zorgid.cli.output import EXIT_OK, EXIT_REFUSED, lang_option, out_for
-from zorgid.cli.service import DatabaseError, NotMigratedError, load_settings, settings_options
+from zorgid.audit.checkpoints import (
+    Checkpoint,
+    CheckpointKey,
+    CheckpointSigner,
+    file_name,
+    head,
+    publish,
+    read_directory,
+)
+from zorgid.audit.log import ChainKey, ChainReport, verify_chain
+from zorgid.bootstrap import KeyMissingError, key_file
+from zorgid.cli.output import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Out, lang_option, out_for
+from zorgid.cli.service import (
+    DatabaseError,
+    NotMigratedError,
+    load_settings,
+    open_container,
+    settings_options,
+)
 from zorgid.core.i18n import N_
 from zorgid.db.engine import make_engine
 from zorgid.db.migrate import is_current
@@ -25,17 +43,6 @@ from zorgid.errors import ZorgidError
 
 if TYPE_CHECKING:
     from zorgid.settings import Settings
-
-#: verify_chain's reasons (English, for logs and --json), as the person reads them.
-_REASONS = {
-    "the link to the previous event is broken": N_("the link to the previous event is broken"),
-    "the event was changed after it was written": N_("the event was changed after it was written"),
-    "events at the end were removed or the head was changed": N_(
-        "events at the end were removed or the head was changed"
-    ),
-    "an event cannot be read any more": N_("an event cannot be read any more"),
-}
-_MISSING = N_("the event is missing")
 
 
 class AuditChainBrokenError(ZorgidError):
@@ -49,28 +56,64 @@ class AuditChainBrokenError(ZorgidError):
     exit_code = EXIT_REFUSED
 
 
+class NoCheckpointDirError(ZorgidError):
+    """Where to write a checkpoint was not said."""
+
+    code = "audit_checkpoint_dir_missing"
+    message = N_("No directory for checkpoints: set ZORGID_AUDIT_CHECKPOINT_DIR or give --to DIR.")
+    exit_code = EXIT_USAGE
+
+
 @click.group(name="audit")
 def audit() -> None:
     """Auditlog controleren / check the audit log."""
 
 
+_KEY_DIR = click.option(
+    "--key-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Map met audit.key en checkpoint.pub / directory holding audit.key and checkpoint.pub.",
+)
+
+
 @audit.command(name="verify")
 @settings_options
+@_KEY_DIR
+@click.option(
+    "--checkpoints",
+    "checkpoint_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Map met getekende checkpoints / directory of signed checkpoints to hold the log to.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Uitvoer als JSON / JSON output.")
 @lang_option
-def verify(
-    *, data_dir: Path | None, database_url: str | None, as_json: bool, lang: str | None
+def verify(  # noqa: PLR0913 - the command's options
+    *,
+    data_dir: Path | None,
+    database_url: str | None,
+    key_dir: Path | None,
+    checkpoint_dir: Path | None,
+    as_json: bool,
+    lang: str | None,
 ) -> None:
     """Controleren dat het auditlog ongeschonden is / check that the audit log is intact."""
     out = out_for(lang, as_json=as_json)
     try:
-        report = _verify(load_settings(data_dir, database_url))
+        settings = load_settings(data_dir, database_url, key_dir=key_dir)
+        keys = settings.resolved_key_dir
+        chain_key = ChainKey(key_file(keys / "audit.key"))
+        checkpoints: list[Checkpoint] = []
+        if checkpoint_dir is not None:
+            checkpoints = read_directory(checkpoint_dir, _public_key(keys))
+        report = _verify(settings, chain_key, checkpoints)
     except ZorgidError as error:
         out.fail(error, extra={"intact": False})
     if not report.intact:
         first = report.first_broken
         out.fail(
-            AuditChainBrokenError(report.reason, first=first, reason=_person_reason(report)),
+            AuditChainBrokenError(report.reason, first=first, reason=report.why or report.reason),
             extra={
                 "intact": False,
                 "events": report.events,
@@ -78,26 +121,102 @@ def verify(
                 "reason": report.reason,
             },
         )
+    msgid = (
+        N_("Audit log intact: {events} events, held against {checkpoints} checkpoints.")
+        if checkpoint_dir is not None
+        else N_("Audit log intact: {events} events.")
+    )
+    params = {"events": report.events, "checkpoints": report.checkpoints}
     if as_json:
         payload: dict[str, Any] = {
             "intact": True,
             "events": report.events,
+            "checkpoints": report.checkpoints,
             "code": "audit_intact",
-            "message": out._(N_("Audit log intact: {events} events."), events=report.events),
+            "message": out._(msgid, **params),
         }
         out.emit_json(payload)
     else:
-        out.say(N_("Audit log intact: {events} events."), events=report.events)
+        out.say(msgid, **params)
     raise SystemExit(EXIT_OK)
 
 
-def _person_reason(report: ChainReport) -> str:
-    if report.reason == f"event {report.first_broken} is missing":
-        return _MISSING
-    return _REASONS.get(report.reason, report.reason)
+def _public_key(key_dir: Path) -> CheckpointKey:
+    """The checkpoint key's public half: ``checkpoint.pub``, else from ``checkpoint.key``."""
+    public = key_dir / "checkpoint.pub"
+    if not public.exists():
+        return CheckpointSigner(key_file(key_dir / "checkpoint.key")).public
+    try:
+        return CheckpointKey.from_pem(public.read_bytes())
+    except (OSError, ValueError, TypeError):
+        raise KeyMissingError(f"cannot read {public}", path=str(public)) from None
 
 
-def _verify(settings: Settings) -> ChainReport:
+@audit.command(name="checkpoint")
+@settings_options
+@click.option(
+    "--to",
+    "target",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Map voor het checkpoint / directory for it (default: ZORGID_AUDIT_CHECKPOINT_DIR).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Uitvoer als JSON / JSON output.")
+@lang_option
+def checkpoint(
+    *,
+    data_dir: Path | None,
+    database_url: str | None,
+    target: Path | None,
+    as_json: bool,
+    lang: str | None,
+) -> None:
+    """Een getekend checkpoint van het auditlog schrijven / write a signed checkpoint of the log."""
+    out = out_for(lang, as_json=as_json)
+    with out.reporting():
+        settings = load_settings(data_dir, database_url)
+        directory = target or settings.audit_checkpoint_dir
+        if directory is None:
+            raise NoCheckpointDirError
+        container = open_container(settings)
+        try:
+            with container.reading() as session:
+                written = publish(
+                    session, container.keys.checkpoint, directory, now=container.clock.now()
+                )
+                seq, head_hash = head(session)
+        finally:
+            container.close()
+        _report_checkpoint(out, written, directory, seq, head_hash)
+    raise SystemExit(EXIT_OK)
+
+
+def _report_checkpoint(
+    out: Out, written: Checkpoint | None, directory: Path, seq: int, head_hash: str
+) -> None:
+    path = directory / file_name(seq, head_hash)
+    if written is not None:
+        msgid = N_("Checkpoint written: event {seq} of the audit log, in {path}.")
+    elif seq == 0:
+        msgid = N_("The audit log is empty: there is nothing to checkpoint.")
+    else:
+        msgid = N_("No new checkpoint: {path} already holds event {seq}, the log's head.")
+    if out.json:
+        out.emit_json(
+            {
+                "written": written is not None,
+                "seq": seq,
+                "hash": head_hash,
+                "path": str(path) if seq else None,
+                "code": "audit_checkpoint",
+                "message": out._(msgid, seq=seq, path=str(path)),
+            }
+        )
+    else:
+        out.say(msgid, seq=seq, path=str(path))
+
+
+def _verify(settings: Settings, key: ChainKey, checkpoints: list[Checkpoint]) -> ChainReport:
     url = settings.resolved_database_url
     shown = _shown(url)
     if _missing_sqlite_file(url):
@@ -114,7 +233,7 @@ def _verify(settings: Settings) -> ChainReport:
         if not is_current(engine):
             raise NotMigratedError
         with Session(engine) as session:
-            return verify_chain(session)
+            return verify_chain(session, key, checkpoints)
     except SQLAlchemyError as exc:
         orig = getattr(exc, "orig", None)
         raise DatabaseError(str(exc), url=shown, reason=type(orig or exc).__name__) from None

@@ -445,6 +445,8 @@ def set_up(directory: Path, *, host: str, port: int) -> DemoService:
             inbound=True,
             inbound_host=host,
             inbound_port=_free_port(host),
+            audit_checkpoint_dir=directory / "audit-checkpoints",
+            audit_checkpoint_minutes=5,
         )
         container = open_container(settings, create_keys=True, migrate=True)
         container.validator()  # the trust files are read now: a problem shows at the start

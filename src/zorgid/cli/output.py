@@ -8,19 +8,19 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
+from zorgid.core.files import write_atomically
 from zorgid.core.i18n import N_, SUPPORTED, resolve_language, translate
 from zorgid.errors import ZorgidError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from pathlib import Path
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -110,25 +110,10 @@ def read_file(path: Path, *, limit: int | None = None) -> bytes:
 
 def write_file_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` all at once: a reader sees the old file or the new, never half."""
-    directory = path.resolve().parent
     try:
-        # mkstemp makes the file 0600; give it what a plain open() would (or the old file's mode).
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(temporary).replace(path)
+        write_atomically(path, data)
     except OSError as exc:
         raise FileWriteError(str(exc), path=str(path), reason=exc.strerror or str(exc)) from None
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 def stdin_is_terminal() -> bool:

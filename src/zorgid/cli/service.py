@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from zorgid.audit.checkpoints import ready
 from zorgid.bootstrap import Container, build
 from zorgid.cli.output import EXIT_USAGE, Out, lang_option, out_for
 from zorgid.core.i18n import N_
@@ -176,6 +177,8 @@ def check_before_serving(container: Container) -> None:
                 ) from None
     if settings.trust_anchors:
         container.validator()  # unreadable trust files stop the start, not the first upload
+    if settings.audit_checkpoint_dir is not None and settings.audit_checkpoint_minutes:
+        ready(settings.audit_checkpoint_dir)  # nor does a checkpoint directory it cannot write
 
 
 def make_app(container: Container, routers: Sequence[APIRouter] = ()) -> FastAPI:

@@ -29,6 +29,7 @@ from zorgid.identity.pin import pin_matches
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from zorgid.audit.log import ChainKey
     from zorgid.db.raw import Row, Tx
     from zorgid.errors import ZorgidError
     from zorgid.settings import Settings
@@ -151,13 +152,14 @@ class PinAttempt:
     event: tuple[str, dict[str, object]] | None
     error: ZorgidError | None
 
-    async def record(
+    async def record(  # noqa: PLR0913 - the attempt and its context
         self,
         tx: Tx,
         device: DeviceRow,
         *,
         now: dt.datetime,
         source: str,
+        audit_key: ChainKey,
         also: Sequence[Change] = (),
     ) -> None:
         """Write what the attempt decided, ``also`` with it, then raise the refusal if any.
@@ -170,6 +172,7 @@ class PinAttempt:
             subject = f"device:{device.id}"
             await append(
                 tx,
+                key=audit_key,
                 at=now,
                 action=action,
                 actor=subject,
@@ -220,10 +223,18 @@ def judge_pin(device: DeviceRow, pin: str, *, policy: PinPolicy, now: dt.datetim
 
 
 async def check_pin(  # noqa: PLR0913 - an attempt and its context
-    tx: Tx, device: DeviceRow, pin: str, *, policy: PinPolicy, now: dt.datetime, source: str
+    tx: Tx,
+    device: DeviceRow,
+    pin: str,
+    *,
+    policy: PinPolicy,
+    now: dt.datetime,
+    source: str,
+    audit_key: ChainKey,
 ) -> None:
     """Count the attempt, then answer: pass, :class:`PinWrongError` or a refusal."""
-    await judge_pin(device, pin, policy=policy, now=now).record(tx, device, now=now, source=source)
+    attempt = judge_pin(device, pin, policy=policy, now=now)
+    await attempt.record(tx, device, now=now, source=source, audit_key=audit_key)
 
 
 def _pin_state(

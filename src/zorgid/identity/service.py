@@ -360,6 +360,7 @@ class IdentityService:
                 policy=PinPolicy.of(self._settings, self._pin_key),
                 now=self._clock.now(),
                 source=source,
+                audit_key=self._audit.key,
             )
         )
 

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
+    from zorgid.audit.log import ChainKey
     from zorgid.core.clock import Clock
     from zorgid.db.raw import RawDatabase, Row, Tx
     from zorgid.login.events import LoginEvents
@@ -217,19 +218,21 @@ def purge_logins(session: Session, *, before: dt.datetime) -> int:
 class LoginService:
     """The steps of a QR login; each runs as one step of the raw database."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - its collaborators
         self,
         *,
         db: RawDatabase,
         clock: Clock,
         settings: Settings,
         pin_key: bytes,
+        audit_key: ChainKey,
         events: LoginEvents,
     ) -> None:
         self._db = db
         self._clock = clock
         self._settings = settings
         self._pin = PinPolicy.of(settings, pin_key)
+        self._audit_key = audit_key
         self._events = events
 
     async def _call(self, step: Callable[[Tx], Coroutine[Any, Any, T]], *, write: bool) -> T:
@@ -297,6 +300,7 @@ class LoginService:
             if remaining <= 0:
                 await append(
                     tx,
+                    key=self._audit_key,
                     at=self._clock.now(),
                     action="login.failed",
                     actor="anonymous",
@@ -355,6 +359,7 @@ class LoginService:
             )
             await append(
                 tx,
+                key=self._audit_key,
                 at=now,
                 action="session.started",
                 actor=f"person:{login.person_id}",
@@ -471,6 +476,7 @@ class LoginService:
             if decision == "decline":
                 await append(
                     tx,
+                    key=self._audit_key,
                     at=now,
                     action="login.declined",
                     actor=actor,
@@ -487,10 +493,13 @@ class LoginService:
                 # ends this login too.
                 blocked = isinstance(attempt.error, DeviceBlockedError)
                 ended = [self._moving(login, LoginState.FAILED)] if blocked else []
-                await attempt.record(tx, device, now=now, source=source, also=ended)
+                await attempt.record(
+                    tx, device, now=now, source=source, audit_key=self._audit_key, also=ended
+                )
             # The PIN's new state, the approval and its event: all or nothing.
             await append(
                 tx,
+                key=self._audit_key,
                 at=now,
                 action="login.approved",
                 actor=actor,
@@ -540,6 +549,7 @@ class LoginService:
                     person = ended[0][0]
                     await append(
                         tx,
+                        key=self._audit_key,
                         at=now,
                         action="session.ended",
                         actor=f"person:{person}",

@@ -7,11 +7,13 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+import structlog
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
 from zorgid import __version__
+from zorgid.audit.checkpoints import FORMAT
 from zorgid.bootstrap import MailRuntime
 from zorgid.web import errors, fastpath
 from zorgid.web.observability import Metrics, RequestObserver
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
 PURGE_SECONDS = 600.0
 log = logging.getLogger("zorgid.web")
+audit_log = structlog.get_logger("zorgid.audit")
 
 
 async def _purge_periodically(container: Container) -> None:
@@ -44,6 +47,32 @@ async def _purge_periodically(container: Container) -> None:
         await asyncio.sleep(PURGE_SECONDS)
 
 
+async def _checkpoint_periodically(container: Container) -> None:
+    """Now and then publish a signed checkpoint of the audit log's head (when it moved).
+
+    Each one is also a log line, so that the log is a second place it is published.
+    """
+    minutes = container.settings.audit_checkpoint_minutes
+    while True:
+        try:
+            written = await run_in_threadpool(container.publish_checkpoint)
+        except Exception:
+            log.warning("writing an audit checkpoint failed", exc_info=True)
+        else:
+            if written is not None:
+                audit_log.info(
+                    "audit_checkpoint",
+                    format=FORMAT,
+                    seq=written.seq,
+                    hash=written.hash,
+                    at=written.at.isoformat(),
+                    key=written.key,
+                    signature=written.signature,
+                    file=written.name,
+                )
+        await asyncio.sleep(minutes * 60)
+
+
 def create_app(container: Container) -> FastAPI:
     """The service's ASGI app."""
     mail = MailRuntime(container)
@@ -52,13 +81,18 @@ def create_app(container: Container) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await container.events.start()
         await run_in_threadpool(mail.start)
-        purging = asyncio.create_task(_purge_periodically(container), name="zorgid-purge")
+        tasks = [asyncio.create_task(_purge_periodically(container), name="zorgid-purge")]
+        settings = container.settings
+        if settings.audit_checkpoint_dir is not None and settings.audit_checkpoint_minutes:
+            checkpoints = _checkpoint_periodically(container)
+            tasks.append(asyncio.create_task(checkpoints, name="zorgid-audit-checkpoints"))
         try:
             yield
         finally:
-            purging.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purging
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await run_in_threadpool(mail.stop)
             await container.events.stop()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ from tests.support.identity import STORY
 from zorgid.audit.log import (
     GENESIS,
     AuditLog,
+    ChainKey,
     ChainReport,
     append,
     around_seq,
@@ -36,11 +36,12 @@ if TYPE_CHECKING:
     from zorgid.db.raw import Tx
 
 LAST = len(STORY)
+KEY = ChainKey(bytes(range(32)))
 
 
 def _verify(container: Container) -> ChainReport:
     with container.unit_of_work() as session:
-        return verify_chain(session)
+        return verify_chain(session, container.keys.audit)
 
 
 def _event(session: Session, seq: int) -> AuditEvent:
@@ -118,7 +119,7 @@ def test_a_changed_event_with_its_hash_recomputed_breaks_the_next_link(story: Co
     def forge(session: Session) -> None:
         event = _event(session, 2)
         event.details = {"role": "operator", "ura": "99999999"}
-        event.hash = event_hash(event.prev_hash, event)
+        event.hash = event_hash(story.keys.audit, event.prev_hash, event)
 
     _tamper(story, forge)
 
@@ -186,7 +187,7 @@ def test_an_event_appended_behind_the_heads_back_is_found(story: Container) -> N
             details={"role": "operator", "ura": None},
             prev_hash=prev.hash,
         )
-        forged.hash = event_hash(prev.hash, forged)
+        forged.hash = event_hash(story.keys.audit, prev.hash, forged)
         session.add(forged)
 
     _tamper(story, append)
@@ -198,7 +199,7 @@ def test_an_event_appended_behind_the_heads_back_is_found(story: Container) -> N
 
 def test_the_chain_continues_intact_after_more_events(story: Container) -> None:
     with story.unit_of_work() as session:
-        AuditLog(session=session, clock=story.clock).record(
+        AuditLog(session=session, clock=story.clock, key=story.keys.audit).record(
             "device.revoked", actor="cli", subject="device:x", source="cli", details={"n": 1}
         )
 
@@ -246,8 +247,8 @@ def test_the_json_around_the_number_hashes_as_event_hash(seq: int) -> None:
         "details": AWKWARD,
     }
     before, after = around_seq(values)
-    digest = hashlib.sha256(f"{GENESIS}\n{before}{seq}{after}".encode()).hexdigest()
-    assert digest == event_hash(GENESIS, {**values, "seq": seq})
+    digest = KEY.mac(f"{GENESIS}\n{before}{seq}{after}")
+    assert digest == event_hash(KEY, GENESIS, {**values, "seq": seq})
 
 
 def _login_with_agent(container: Container) -> str:
@@ -266,6 +267,7 @@ def _append(container: Container, changes: list[Change]) -> int:
     async def step(tx: Tx) -> int:
         return await append(
             tx,
+            key=container.keys.audit,
             at=container.clock.now(),
             action="test.changed",
             actor="cli",
@@ -289,7 +291,7 @@ def test_an_event_appended_with_its_changes_is_hashed_in_the_database_as_event_h
     with container.reading() as session:
         event = _event(session, first)
         assert event.details == AWKWARD
-        assert event.hash == event_hash(event.prev_hash, event)
+        assert event.hash == event_hash(container.keys.audit, event.prev_hash, event)
         assert (
             session.scalar(select(LoginSession.user_agent).where(LoginSession.id == login_id))
             == "after"
@@ -326,6 +328,7 @@ def test_events_appended_at_once_from_many_connections_form_one_line(
         async def step(tx: Tx) -> int:
             return await append(
                 tx,
+                key=container.keys.audit,
                 at=container.clock.now(),
                 action="test.crowd",
                 actor="cli",
@@ -348,6 +351,7 @@ def test_an_event_given_a_moment_in_another_zone_still_verifies(container: Conta
     async def step(tx: Tx) -> int:
         return await append(
             tx,
+            key=container.keys.audit,
             at=container.clock.now().astimezone(amsterdam),
             action="test.zone",
             actor="cli",

@@ -1,4 +1,7 @@
-"""`zorgid audit verify`: 0 intact, 1 broken (from which event on), 2 database unusable."""
+"""`zorgid audit verify`: 0 intact, 1 broken (from which event on), 2 database or key unusable.
+
+The audit key is found in the key directory (here ``ZORGID_KEY_DIR``, the test's keys).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import text
 
 from tests.support.identity import STORY, write_story
+from zorgid.bootstrap import load_keys
 from zorgid.cli.main import cli
 
 if TYPE_CHECKING:
@@ -28,6 +32,15 @@ def _zorgid(database_url: str, *args: str) -> Result:
         env={"ZORGID_DATABASE_URL": database_url, "LANG": "nl_NL.UTF-8"},
         catch_exceptions=False,
     )
+
+
+@pytest.fixture(autouse=True)
+def key_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test's key directory (the container's too), in ZORGID_KEY_DIR; data in tmp_path."""
+    load_keys(tmp_path / "keys", create=True)
+    monkeypatch.setenv("ZORGID_KEY_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("ZORGID_DATA_DIR", str(tmp_path))
+    return tmp_path / "keys"
 
 
 @pytest.fixture
@@ -155,3 +168,26 @@ def test_an_unusable_database_url_exits_2() -> None:
 
     assert result.exit_code == 2
     assert json.loads(result.stdout)["code"] == "database_unavailable"
+
+
+@pytest.mark.usefixtures("story")
+def test_a_missing_audit_key_exits_2(database_url: str, key_dir: Path) -> None:
+    (key_dir / "audit.key").unlink()
+
+    result = _zorgid(database_url, "--lang", "en")
+
+    assert result.exit_code == 2
+    assert "[key_missing]" in result.stderr
+    assert "audit.key" in result.stderr
+
+
+@pytest.mark.usefixtures("story")
+def test_another_audit_key_does_not_pass_the_log(database_url: str, tmp_path: Path) -> None:
+    other = tmp_path / "other-keys"
+    load_keys(other, create=True)
+
+    result = _zorgid(database_url, "--lang", "en", "--key-dir", str(other))
+
+    assert result.exit_code == 1
+    assert "NOT intact from event 1 on" in result.stderr
+    assert "or the audit key is not the one that wrote the log" in result.stderr

@@ -140,3 +140,39 @@ def test_serve_refuses_a_taken_port_or_unreadable_trust_files_before_starting(
     assert code == 2
     assert "[trust_not_configured]" in output
     assert "Traceback" not in output
+
+
+def test_serve_refuses_a_checkpoint_directory_it_cannot_write_before_starting(
+    tmp_path: Path,
+) -> None:
+    assert run(tmp_path, "init")[0] == 0
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+
+    code, output = run(
+        tmp_path, "serve", "--lang", "en", ZORGID_AUDIT_CHECKPOINT_DIR=str(blocked / "ckpt")
+    )
+
+    assert code == 2
+    assert "[audit_checkpoint_not_written]" in output
+    assert "Traceback" not in output
+
+
+def test_init_makes_the_audit_keys_and_serve_refuses_to_start_without_them(
+    tmp_path: Path,
+) -> None:
+    assert run(tmp_path, "init")[0] == 0
+    keys = tmp_path / "data" / "keys"
+    for name in ("audit.key", "checkpoint.key"):
+        assert (keys / name).stat().st_mode & 0o777 == 0o600
+        assert len((keys / name).read_bytes()) == 32
+    assert (keys / "checkpoint.pub").read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----")
+    (keys / "audit.key").unlink()
+
+    code, output = run(tmp_path, "serve", "--lang", "en")
+
+    assert code == 2
+    assert "[key_missing]" in output
+    assert "audit.key" in output
+    assert run(tmp_path, "init")[0] == 0  # an existing installation gets the new keys
+    assert (keys / "audit.key").exists()

@@ -39,7 +39,7 @@ def test_concurrent_first_appends_to_a_new_audit_log_all_succeed(container: Cont
         thread.join()
     assert failures == []
     with container.reading() as session:
-        report = verify_chain(session)
+        report = verify_chain(session, container.keys.audit)
     assert report.intact
     assert report.events == 8
 

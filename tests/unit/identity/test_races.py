@@ -106,7 +106,7 @@ def test_fifty_wrong_pins_in_login_answers_at_once_use_only_the_three_free_tries
     assert actions["pin.refused"] == CROWD - 3
     assert actions["login.approved"] == 0
     with container.reading() as session:
-        assert verify_chain(session).intact
+        assert verify_chain(session, container.keys.audit).intact
 
 
 def test_fifty_wrong_pins_at_once_use_only_the_three_free_tries(wide: Container) -> None:
@@ -156,4 +156,4 @@ def test_fifty_wrong_codes_at_once_are_counted_and_end_the_login_once(
         assert login is not None
         assert (login.state, login.code_attempts) == (LoginState.FAILED, tries)
         assert Counter(session.scalars(select(AuditEvent.action)))["login.failed"] == 1
-        assert verify_chain(session).intact
+        assert verify_chain(session, container.keys.audit).intact
