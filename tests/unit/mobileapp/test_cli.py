@@ -470,6 +470,25 @@ def test_at_a_terminal_a_wrong_pin_may_be_tried_again(app: App, live: Live, port
 
 
 @pytest.mark.usefixtures("terminal")
+def test_at_a_terminal_the_wrong_pin_that_starts_a_wait_says_so_and_stops(
+    app: App, live: Live, portal: Portal
+) -> None:
+    app.activate(operator_qr(live))
+    app.on_code = portal.type_code
+    wrong = f"{WRONG_PIN}\n" * 4
+    result = app("login", portal.qr, "--lang", "en", input=wrong + f"{PIN}\n")
+    assert result.exit_code == 1, result.output
+    # The third wrong PIN's answer carries the wait; the app shows it instead of asking again.
+    assert "[pin_wrong]: The PIN is not correct. Attempts left: 3. Wait 60 seconds" in (
+        result.stderr
+    )
+    assert "[pin_wait]" not in result.stderr
+    assert actions(live).count("pin.wrong") == 3
+    assert "pin.refused" not in actions(live)
+    assert portal.state() == "confirmed"
+
+
+@pytest.mark.usefixtures("terminal")
 def test_at_a_terminal_an_empty_pin_declines(app: App, live: Live, portal: Portal) -> None:
     app.activate(operator_qr(live))
     app.on_code = portal.type_code
