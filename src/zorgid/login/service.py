@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import delete, or_
 
 from zorgid.audit.log import append
-from zorgid.core.i18n import N_
+from zorgid.core.i18n import N_, Message
 from zorgid.core.protocol import answer_string, scan_string
 from zorgid.core.tokens import hash_token, new_digits, new_id, new_token, same_token
+from zorgid.core.useragent import browser_label
 from zorgid.db.base import table
 from zorgid.db.raw import Change, apply, read_time
 from zorgid.identity.devicekeys import stored_device_key, verify_device_signature
@@ -133,8 +134,13 @@ class ScanResult:
     requested_at: dt.datetime
     expires_at: dt.datetime
     client_ip: str
-    user_agent: str
+    user_agent: str = field(repr=False)
     code: str
+
+    @property
+    def browser(self) -> Message:
+        """What the app may show of the browser: a label, never its User-Agent itself."""
+        return browser_label(self.user_agent)
 
 
 @dataclass(frozen=True)

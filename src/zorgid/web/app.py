@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from zorgid import __version__
 from zorgid.bootstrap import MailRuntime
+from zorgid.core import useragent
 from zorgid.web import errors, fastpath
 from zorgid.web.observability import Metrics, RequestObserver
 from zorgid.web.pages import STATIC
@@ -51,6 +52,7 @@ def create_app(container: Container) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await container.events.start()
+        await run_in_threadpool(useragent.prepare)
         await run_in_threadpool(mail.start)
         purging = asyncio.create_task(_purge_periodically(container), name="zorgid-purge")
         try:
