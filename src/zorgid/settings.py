@@ -129,6 +129,12 @@ def from_environment(environ: Mapping[str, str] | None = None) -> Settings:
     return settings
 
 
+def check(settings: Settings) -> Settings:
+    """``settings`` (changed by command options), or the error of a value that cannot be used."""
+    _check(settings)
+    return settings
+
+
 def _convert(name: str, raw: str, kind: str) -> object:
     if kind == "int":
         try:
