@@ -42,7 +42,9 @@
     }).then(function (r) {
       if (!r.ok) { completeForm.hidden = false; return; }
       return r.json().then(function (body) {
-        var next = typeof body.next === "string" && body.next.charAt(0) === "/" && body.next.charAt(1) !== "/" ? body.next : "/";
+        // Only a path of this site (the service sends "/" or a back-office page).
+        var next = typeof body.next === "string" && /^\/[A-Za-z0-9._~%\/-]*$/.test(body.next) &&
+          body.next.indexOf("//") < 0 ? body.next : "/";
         var kept = document.getElementById("kept");
         if (kept && kept.dataset.path === next) {
           // What the person typed before this login, for kept.js to put back on that page.
