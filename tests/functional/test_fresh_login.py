@@ -226,7 +226,16 @@ def test_a_recent_login_decides_at_once(operator: Operator, clock: ManualClock) 
 
 
 @pytest.mark.parametrize(
-    "back", ["/", "//evil.example/beheer", "https://evil.example/beheer", "/beheer/../x y", ""]
+    "back",
+    [
+        "/",
+        "//evil.example/beheer",
+        "https://evil.example/beheer",
+        "/beheer/../x y",
+        "/beheer\\evil.example",
+        "/beheer/" + "a" * 100,
+        "",
+    ],
 )
 def test_a_new_login_returns_only_to_a_back_office_page(operator: Operator, back: str) -> None:
     page = operator.page("/beheer")

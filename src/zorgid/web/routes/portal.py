@@ -20,7 +20,7 @@ from zorgid.registration.service import AWAITS_FIRST_LOGIN
 from zorgid.web.auth import SESSION_COOKIE, PersonDep, container_of
 from zorgid.web.client import client_ip, user_agent
 from zorgid.web.errors import CsrfError, InvalidRequestError, error_response, wants_json
-from zorgid.web.fastpath import form_fields, route
+from zorgid.web.fastpath import MAX_FIELD, form_fields, route
 from zorgid.web.fastpath import login_id as fast_login_id
 from zorgid.web.forms import read_form
 from zorgid.web.language import request_language
@@ -125,7 +125,8 @@ async def _new_login(
 
 def back_path(value: str) -> str | None:
     """``value`` when it is a back-office page a new login may return to, else None."""
-    return value if _BACK.fullmatch(value) else None
+    # At most what the login's completion reads of a field (fastpath.MAX_FIELD).
+    return value if len(value) <= MAX_FIELD and _BACK.fullmatch(value) else None
 
 
 @router.post("/opnieuw-inloggen")
