@@ -59,7 +59,13 @@ class Settings:
     rate_limit_per_minute: int = 300
     activation_ttl_minutes: int = 60
     login_ttl_seconds: int = 120
+    #: A portal session ends this long after its login, however much it is used ...
     session_ttl_minutes: int = 480
+    #: ... and this long after its last use (0: no idle end).
+    session_idle_minutes: int = 15
+    #: An operator's decisions need a login (QR and PIN) at most this old; older, they log in
+    #: again first (0: any login of the session will do).
+    reauth_minutes: int = 15
     pin_free_tries: int = 3
     pin_backoff_seconds: int = 60
     pin_max_failures: int = 6
@@ -132,6 +138,12 @@ def from_environment(environ: Mapping[str, str] | None = None) -> Settings:
             continue
         values[field.name] = _convert(name, raw, str(field.type))
     settings = Settings(**values)
+    _check(settings)
+    return settings
+
+
+def check(settings: Settings) -> Settings:
+    """``settings`` (changed by command options), or the error of a value that cannot be used."""
     _check(settings)
     return settings
 

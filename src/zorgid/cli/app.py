@@ -223,8 +223,8 @@ def _approve(
         except PinFormatError as error:
             _warn(out, error)
         except PinWrongError as error:
-            if not error.remaining_attempts:
-                raise
+            if not error.remaining_attempts or error.retry_after:
+                raise  # no try left, or a wait before the next: asking again is pointless
             _warn(out, error)
 
 

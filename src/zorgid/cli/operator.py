@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+import httpx
 
 from zorgid.cli.output import Out, lang_option, out_for, write_file_atomically
-from zorgid.cli.service import load_settings, open_container, settings_options
-from zorgid.core.i18n import N_
+from zorgid.cli.service import load_settings, open_container, public_url_option, settings_options
+from zorgid.core.i18n import N_, Message
 from zorgid.core.qrcode import make_qr, png_bytes
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ qr_png_option = click.option(
 email_option = click.option(
     "--email", required=True, help="E-mailadres van de persoon / the person's e-mail."
 )
+#: How long the command waits for the service at the public URL to answer.
+PROBE_SECONDS = 3.0
 
 
 @contextlib.contextmanager
@@ -56,6 +59,7 @@ def operator() -> None:
 @email_option
 @qr_png_option
 @settings_options
+@public_url_option
 @lang_option
 def add(  # noqa: PLR0913, PLR0917 - the command's options
     name: str,
@@ -63,39 +67,79 @@ def add(  # noqa: PLR0913, PLR0917 - the command's options
     qr_png: Path | None,
     data_dir: Path | None,
     database_url: str | None,
+    public_url: str | None,
     lang: str | None,
 ) -> None:
     """Operator toevoegen en activatie-QR tonen / add an operator and show its activation QR."""
     out = out_for(lang)
     with out.reporting():
-        settings = load_settings(data_dir, database_url)
+        settings = load_settings(data_dir, database_url, public_url=public_url)
         with identity_work(settings) as identity:
             person, issued = identity.add_operator(
                 name=name, email=email, actor="cli", source="cli"
             )
         show_activation(out, issued, qr_png or settings.data_dir / f"activatie-{person.id}.png")
+        warn_unless_served(out, settings.public_url)
 
 
 @operator.command(name="activation")
 @email_option
 @qr_png_option
 @settings_options
+@public_url_option
 @lang_option
-def activation(
+def activation(  # noqa: PLR0913, PLR0917 - the command's options
     email: str,
     qr_png: Path | None,
     data_dir: Path | None,
     database_url: str | None,
+    public_url: str | None,
     lang: str | None,
 ) -> None:
     """Nieuwe activatie-QR (app geblokkeerd) / a new activation QR (app blocked or lost)."""
     out = out_for(lang)
     with out.reporting():
-        settings = load_settings(data_dir, database_url)
+        settings = load_settings(data_dir, database_url, public_url=public_url)
         with identity_work(settings) as identity:
             person = identity.person_by_email(email)
             issued = identity.issue_activation(person, actor="cli", source="cli")
         show_activation(out, issued, qr_png or settings.data_dir / f"activatie-{person.id}.png")
+        warn_unless_served(out, settings.public_url)
+
+
+def service_problem(public_url: str, *, timeout: float = PROBE_SECONDS) -> Message | None:
+    """Why no ZORG-ID service answers at ``public_url`` (its /healthz), or None when one does."""
+    try:
+        answer = httpx.get(f"{public_url}/healthz", timeout=timeout, follow_redirects=False)
+    except httpx.TimeoutException:
+        return Message(N_("no answer within {seconds} seconds"), {"seconds": int(timeout)})
+    except httpx.HTTPError as error:
+        return Message(N_("no connection: {reason}"), {"reason": str(error)[:200] or "?"})
+    try:
+        healthy = answer.status_code == 200 and answer.json() == {"status": "ok"}  # noqa: PLR2004
+    except ValueError:
+        healthy = False
+    if not healthy:
+        return Message(
+            N_("it answered HTTP {status}, not as ZORG-ID does"), {"status": answer.status_code}
+        )
+    return None
+
+
+def warn_unless_served(out: Out, public_url: str) -> None:
+    """Warn when the QR's address has no service behind it: the app would send its key there."""
+    problem = service_problem(public_url)
+    if problem is not None:
+        out.warn(
+            N_(
+                "no ZORG-ID service answers at {url} ({problem}). The app sends its new key "
+                "and PIN to this address. Start the service there, or give the address it runs "
+                "at (ZORGID_PUBLIC_URL or --public-url) and make a new code with `zorgid "
+                "operator activation`."
+            ),
+            url=public_url,
+            problem=problem,
+        )
 
 
 @operator.command(name="revoke")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 import click
 
 from zorgid.core.files import write_atomically
-from zorgid.core.i18n import N_, SUPPORTED, resolve_language, translate
+from zorgid.core.i18n import N_, SUPPORTED, localise, resolve_language, translate
 from zorgid.errors import ZorgidError
 
 if TYPE_CHECKING:
@@ -59,6 +59,11 @@ class Out:
         """Tell the person something (standard output; silent in JSON mode)."""
         if not self.json:
             click.echo(self._(msgid, **params))
+
+    def warn(self, msgid: str, **params: object) -> None:
+        """Warn the person of something that may go wrong later (standard error, also in JSON)."""
+        params = {key: localise(value, self.lang) for key, value in params.items()}
+        click.echo(self._(N_("Warning")) + ": " + self._(msgid, **params), err=True)
 
     def emit_json(self, payload: dict[str, Any]) -> None:
         """Print one JSON object on standard output."""

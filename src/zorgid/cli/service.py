@@ -15,7 +15,7 @@ from zorgid.cli.output import EXIT_USAGE, Out, lang_option, out_for
 from zorgid.core.i18n import N_
 from zorgid.db.migrate import is_current, upgrade
 from zorgid.errors import ZorgidError
-from zorgid.settings import Settings, from_environment
+from zorgid.settings import Settings, check, from_environment
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -66,7 +66,8 @@ def load_settings(data_dir: Path | None, database_url: str | None, **more: Any) 
         for k, v in {"data_dir": data_dir, "database_url": database_url, **more}.items()
         if v is not None
     }
-    return settings.replace(**changes) if changes else settings
+    # Command options are checked as the environment's values are (a --public-url too).
+    return check(settings.replace(**changes)) if changes else settings
 
 
 def open_container(
@@ -124,11 +125,17 @@ def db_upgrade(data_dir: Path | None, database_url: str | None, lang: str | None
         out.say(N_("The database is up to date."))
 
 
+#: ``--public-url``, overriding ZORGID_PUBLIC_URL: where people and apps reach the service.
+public_url_option = click.option(
+    "--public-url", default=None, help="Publieke URL / the URL people and apps use."
+)
+
+
 @click.command(name="serve")
 @settings_options
 @click.option("--host", default=None, help="Adres om op te luisteren / address to listen on.")
 @click.option("--port", type=int, default=None, help="Poort / port.")
-@click.option("--public-url", default=None, help="Publieke URL / the URL people and apps use.")
+@public_url_option
 @lang_option
 def serve(  # noqa: PLR0913, PLR0917 - the command's options
     data_dir: Path | None,

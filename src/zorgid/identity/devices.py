@@ -22,6 +22,7 @@ from zorgid.identity.errors import (
     DeviceUnknownError,
     PinWaitError,
     PinWrongError,
+    PinWrongWaitError,
 )
 from zorgid.identity.models import DeviceStatus, Role
 from zorgid.identity.pin import pin_matches
@@ -211,14 +212,19 @@ def judge_pin(device: DeviceRow, pin: str, *, policy: PinPolicy, now: dt.datetim
             ("device.blocked", {"failures": failures}),
             DeviceBlockedError("too many wrong PINs"),
         )
-    next_try = None
-    if failures >= policy.free_tries:
-        delay = policy.backoff_seconds * 2 ** (failures - policy.free_tries)
-        next_try = now + dt.timedelta(seconds=delay)
+    remaining = policy.max_failures - failures
+    if failures < policy.free_tries:
+        return PinAttempt(
+            (_pin_state(device, failures=failures),),
+            ("pin.wrong", {"failures": failures}),
+            PinWrongError(remaining_attempts=remaining),
+        )
+    # This wrong PIN starts a wait: its answer says how long, as the refusals during it do.
+    delay = policy.backoff_seconds * 2 ** (failures - policy.free_tries)
     return PinAttempt(
-        (_pin_state(device, failures=failures, next_try=next_try),),
+        (_pin_state(device, failures=failures, next_try=now + dt.timedelta(seconds=delay)),),
         ("pin.wrong", {"failures": failures}),
-        PinWrongError(remaining_attempts=policy.max_failures - failures),
+        PinWrongWaitError(remaining_attempts=remaining, retry_after=delay),
     )
 
 

@@ -13,6 +13,7 @@
         │   └── ActivationLockedError    (too many wrong nonces)
         ├── PinFormatError
         ├── PinWrongError            (remaining_attempts)
+        │   └── PinWrongWaitError    (remaining_attempts, retry_after: this try starts a wait)
         ├── PinWaitError             (retry_after, remaining_attempts)
         ├── DeviceError
         │   ├── DeviceUnknownError
@@ -115,6 +116,19 @@ class PinWrongError(IdentityError):
 
     code = "pin_wrong"
     message = N_("The PIN is not correct. Attempts left: {remaining_attempts}.")
+
+
+class PinWrongWaitError(PinWrongError):
+    """The PIN is wrong, and this try starts a wait: the answer says how long (``retry_after``).
+
+    The same code as :class:`PinWrongError` (the try was judged and counted), with the wait that
+    a next try would otherwise only learn from a ``pin_wait`` refusal.
+    """
+
+    message = N_(
+        "The PIN is not correct. Attempts left: {remaining_attempts}. Wait {retry_after} "
+        "seconds before trying again."
+    )
 
 
 class PinWaitError(IdentityError):

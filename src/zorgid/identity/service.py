@@ -246,14 +246,22 @@ class IdentityService:
         code = self._session.get(ActivationCode, activation_id, with_for_update=True)
         if code is None:
             raise ActivationUnknownError("no such activation code")
+        tries = self._settings.activation_nonce_tries
+        if code.failed_attempts >= tries:
+            # Locked: refused before its nonce is judged, so the answer is the same whatever
+            # the nonce, and nothing is counted or audited any more (the locking try was).
+            raise ActivationLockedError("locked code")
         if not same_token(nonce, code.nonce_hash):
             code.failed_attempts += 1
+            details: dict[str, object] = {"activation": code.id, "reason": "wrong nonce"}
+            if code.failed_attempts >= tries:
+                details["locked"] = True
             self._audit.record(
                 "activation.refused",
                 actor="anonymous",
                 subject=f"person:{code.person_id}",
                 source=source,
-                details={"activation": code.id, "reason": "wrong nonce"},
+                details=details,
             )
             raise ActivationUnknownError("wrong nonce")
         # The conditional UPDATE is the single point where a code is used: of N concurrent
@@ -265,7 +273,7 @@ class IdentityService:
                 ActivationCode.id == activation_id,
                 ActivationCode.used_at.is_(None),
                 ActivationCode.expires_at > now,
-                ActivationCode.failed_attempts < self._settings.activation_nonce_tries,
+                ActivationCode.failed_attempts < tries,
             )
             .values(used_at=now)
             .execution_options(synchronize_session=False)
@@ -275,7 +283,7 @@ class IdentityService:
             refusal: ActivationError
             if code.used_at is not None:
                 refusal = ActivationUsedError()
-            elif code.failed_attempts >= self._settings.activation_nonce_tries:
+            elif code.failed_attempts >= tries:
                 refusal = ActivationLockedError()
             else:
                 refusal = ActivationExpiredError()

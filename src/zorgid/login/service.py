@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import delete, or_
 
 from zorgid.audit.log import append
-from zorgid.core.i18n import N_
+from zorgid.core.i18n import N_, Message
 from zorgid.core.protocol import answer_string, scan_string
 from zorgid.core.tokens import hash_token, new_digits, new_id, new_token, same_token
+from zorgid.core.useragent import browser_label
 from zorgid.db.base import table
 from zorgid.db.raw import Change, apply, read_time
 from zorgid.identity.devicekeys import stored_device_key, verify_device_signature
@@ -64,6 +65,8 @@ if TYPE_CHECKING:
     from zorgid.settings import Settings
 
 T = TypeVar("T")
+#: A used portal session's end is moved on at most this often (one write a minute at most).
+TOUCH_INTERVAL = dt.timedelta(minutes=1)
 FINAL_STATES = frozenset({LoginState.COMPLETED, LoginState.DECLINED, LoginState.FAILED})
 CODE_DIGITS = 6
 
@@ -102,10 +105,16 @@ _INSERT_PORTAL = (
 # A session lasts only as long as the device that opened it is active: revoking or blocking a
 # phone ends its sessions too.
 _PORTAL_PERSON = (
-    f"SELECT s.person_id, s.expires_at, s.ended_at, d.status, {PROFILE_COLUMNS} "
+    f"SELECT s.person_id, s.created_at, s.expires_at, s.ended_at, d.status, {PROFILE_COLUMNS} "
     "FROM portal_sessions s JOIN devices d ON d.id = s.device_id "
     f"JOIN persons p ON p.id = s.person_id {PROFILE_JOINS} "
     "WHERE s.token_hash = :token_hash ORDER BY m.id"
+)
+#: A session in use lives on: its end moves to ``idle`` from now (never past the absolute end),
+#: at most once a minute (``:stale``), so that a page view rarely writes.
+_TOUCH_PORTAL = (
+    "UPDATE portal_sessions SET expires_at = :expires_at WHERE token_hash = :token_hash "
+    "AND ended_at IS NULL AND expires_at > :now AND expires_at < :stale"
 )
 _END_PORTAL = (
     "UPDATE portal_sessions SET ended_at = :now WHERE token_hash = :token_hash "
@@ -134,8 +143,13 @@ class ScanResult:
     requested_at: dt.datetime
     expires_at: dt.datetime
     client_ip: str
-    user_agent: str
+    user_agent: str = field(repr=False)
     code: str
+
+    @property
+    def browser(self) -> Message:
+        """What the app may show of the browser: a label, never its User-Agent itself."""
+        return browser_label(self.user_agent)
 
 
 @dataclass(frozen=True)
@@ -153,6 +167,14 @@ class AppView:
     def now(self, state: str) -> AppView:
         """The same login in a state a notification told (the challenge never changes)."""
         return AppView(state, self._challenge)
+
+
+@dataclass(frozen=True)
+class PortalVisit:
+    """Who holds a live portal session, and when they logged in (with QR and PIN) for it."""
+
+    profile: Profile
+    logged_in_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -346,7 +368,7 @@ class LoginService:
             if device is None:
                 raise DeviceUnknownError
             device.usable()  # refuses a revoked or blocked one
-            expires_at = now + dt.timedelta(minutes=self._settings.session_ttl_minutes)
+            expires_at = self._session_end(created_at=now, now=now)
             session = Change(
                 _INSERT_PORTAL,
                 {
@@ -519,22 +541,65 @@ class LoginService:
 
     async def portal_person(self, token: str) -> Profile:
         """Who holds a live portal session, or :class:`SessionInvalidError`."""
-        return await self._call(functools.partial(self._portal_person, token=token), write=False)
+        return (await self.portal_visit(token)).profile
 
-    async def _portal_person(self, tx: Tx, *, token: str) -> Profile:
-        rows = await tx.all(_PORTAL_PERSON, {"token_hash": hash_token(token)})
+    async def portal_visit(self, token: str) -> PortalVisit:
+        """Who holds a live portal session and since when; the session counts as used now.
+
+        A session ends ``session_idle_minutes`` after its last use and ``session_ttl_minutes``
+        after its login, whichever is first. Its end is moved on (one write) only when the
+        last move is more than a minute old: most page views only read.
+        """
+        now = self._clock.now()
+        token_hash = hash_token(token)
+        visit, expiry = await self._call(
+            functools.partial(self._portal_visit, token_hash=token_hash, now=now), write=False
+        )
+        moved = self._session_end(created_at=visit.logged_in_at, now=now)
+        if moved - expiry > TOUCH_INTERVAL:
+
+            async def touch(tx: Tx) -> None:
+                await tx.execute(
+                    _TOUCH_PORTAL,
+                    {
+                        "expires_at": tx.time(moved),
+                        "token_hash": token_hash,
+                        "now": tx.time(now),
+                        "stale": tx.time(moved - TOUCH_INTERVAL),
+                    },
+                )
+
+            await self._call(touch, write=True)
+        return visit
+
+    async def _portal_visit(
+        self, tx: Tx, *, token_hash: str, now: dt.datetime
+    ) -> tuple[PortalVisit, dt.datetime]:
+        rows = await tx.all(_PORTAL_PERSON, {"token_hash": token_hash})
         if not rows:
             raise SessionInvalidError
-        person_id, expires_at, ended_at, status = rows[0][:4]
-        expiry = read_time(expires_at)
+        person_id, created_at, expires_at, ended_at, status = rows[0][:5]
+        created, expiry = read_time(created_at), read_time(expires_at)
         if (
             ended_at is not None
+            or created is None
             or expiry is None
-            or expiry <= self._clock.now()
+            or expiry <= now
+            or now >= self._session_end(created_at=created, now=created, idle=False)
             or status != DeviceStatus.ACTIVE.value
         ):
             raise SessionInvalidError
-        return profile_of(person_id, rows, 4)
+        return PortalVisit(profile_of(person_id, rows, 5), created), expiry
+
+    def _session_end(
+        self, *, created_at: dt.datetime, now: dt.datetime, idle: bool = True
+    ) -> dt.datetime:
+        """When a session used ``now`` ends: idle time from now, never past its absolute end."""
+        end = created_at + dt.timedelta(minutes=self._settings.session_ttl_minutes)
+        idle_minutes = self._settings.session_idle_minutes
+        if idle and idle_minutes:
+            return min(end, now + dt.timedelta(minutes=idle_minutes))
+        return end
 
     async def end_portal_session(self, token: str, *, source: str) -> None:
         """Log out: the session's cookie no longer works anywhere."""

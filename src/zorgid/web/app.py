@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from zorgid import __version__
 from zorgid.audit.checkpoints import FORMAT
 from zorgid.bootstrap import MailRuntime
+from zorgid.core import useragent
 from zorgid.web import errors, fastpath
 from zorgid.web.observability import Metrics, RequestObserver
 from zorgid.web.pages import STATIC
@@ -80,6 +81,7 @@ def create_app(container: Container) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await container.events.start()
+        await run_in_threadpool(useragent.prepare)
         await run_in_threadpool(mail.start)
         tasks = [asyncio.create_task(_purge_periodically(container), name="zorgid-purge")]
         settings = container.settings

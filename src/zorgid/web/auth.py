@@ -9,6 +9,7 @@ of every back-office route against every kind of visitor.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
@@ -55,6 +56,8 @@ class Visitor:
 
     profile: Profile
     session_token: str
+    #: When they logged in (QR and PIN) for this session.
+    logged_in_at: dt.datetime
 
     @property
     def person_id(self) -> str:
@@ -80,6 +83,10 @@ class Visitor:
         if not csrf_ok(secret, self.session_token, token):
             raise CsrfError
 
+    def login_is_fresh(self, now: dt.datetime, minutes: int) -> bool:
+        """Whether they logged in at most ``minutes`` ago (0: any login will do)."""
+        return not minutes or now - self.logged_in_at <= dt.timedelta(minutes=minutes)
+
 
 def container_of(request: Request) -> Container:
     """The app's composition root."""
@@ -94,10 +101,10 @@ async def visitor(request: Request) -> Visitor | None:
         return None
     container = container_of(request)
     try:
-        profile = await container.logins.portal_person(token)
+        visit = await container.logins.portal_visit(token)
     except SessionInvalidError:
         return None
-    return Visitor(profile=profile, session_token=token)
+    return Visitor(profile=visit.profile, session_token=token, logged_in_at=visit.logged_in_at)
 
 
 async def require_person(request: Request) -> Visitor:

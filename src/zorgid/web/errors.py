@@ -34,6 +34,7 @@ STATUS = {
     "pin_wrong": 401,
     "session_invalid": 401,
     "login_required": 401,
+    "fresh_login_required": 401,
     "forbidden": 403,
     "device_blocked": 403,
     "device_revoked": 403,
@@ -71,6 +72,30 @@ class CsrfError(ZorgidError):
     message = N_(
         "This form has expired or did not come from this site. Reload the page and try again."
     )
+
+
+class FreshLoginRequiredError(ZorgidError):
+    """A decision needs a recent login (QR and PIN), and this session's login is older.
+
+    ``back`` is the page the decision was made on, ``kept`` what the person had typed in its
+    form, ``csrf`` the token of the session's forms: the page that says so offers a new login
+    that returns there with it (:func:`error_response` renders it).
+    """
+
+    code = "fresh_login_required"
+    message = N_(
+        "For this decision you need to have logged in with the ZORG-ID app in the last "
+        "{minutes} minutes. Log in again with the app; you then return to this page, with "
+        "what you typed."
+    )
+
+    def __init__(
+        self, detail: str = "", *, back: str, kept: dict[str, str], csrf: str, minutes: int
+    ) -> None:
+        super().__init__(detail, minutes=minutes)
+        self.back = back
+        self.kept = kept
+        self.csrf = csrf
 
 
 class NotFoundError(ZorgidError):
@@ -142,6 +167,18 @@ def error_response(request: Request, error: ZorgidError, status: int | None = No
         return JSONResponse(error_body(error, lang), status_code=status, headers=headers)
     from zorgid.web.pages import render  # noqa: PLC0415 - pages import this module
 
+    if isinstance(error, FreshLoginRequiredError):
+        return render(
+            request,
+            "fresh_login.html",
+            {
+                "message": error.public_message(lang),
+                "back": error.back,
+                "kept": error.kept,
+                "csrf": error.csrf,
+            },
+            status=status,
+        )
     return render(
         request,
         "error.html",

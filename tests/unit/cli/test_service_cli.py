@@ -9,7 +9,10 @@ import zxingcpp
 from click.testing import CliRunner
 from PIL import Image
 
+from tests.support.portal import served
+from zorgid.bootstrap import build
 from zorgid.cli.main import cli
+from zorgid.settings import Settings
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -48,6 +51,83 @@ def test_init_then_operator_add_prints_a_qr_that_decodes_to_its_text(tmp_path: P
     assert "/app/activeer/" in qr_text
     decoded = zxingcpp.read_barcodes(Image.open(png))
     assert [d.text for d in decoded] == [qr_text]
+
+
+def _qr_text(output: str) -> str:
+    line = next(line for line in output.splitlines() if line.startswith("The text in the QR"))
+    return line.split(": ", 1)[1]
+
+
+def test_the_qr_points_at_the_public_url_and_a_running_service_there_means_no_warning(
+    tmp_path: Path,
+) -> None:
+    assert run(tmp_path, "init")[0] == 0
+    service = build(Settings(data_dir=tmp_path / "data"))
+    try:
+        with served(service) as url:
+            code, output = run(
+                tmp_path,
+                "operator",
+                "add",
+                "--name",
+                "Olga",
+                "--email",
+                "olga@zorgid.test",
+                "--lang",
+                "en",
+                ZORGID_PUBLIC_URL=url,
+            )
+    finally:
+        service.close()
+    assert code == 0, output
+    assert _qr_text(output).startswith(f"{url}/app/activeer/")
+    assert "Warning" not in output
+
+
+def test_the_qr_points_at_the_public_url_and_nothing_there_is_warned_of(tmp_path: Path) -> None:
+    assert run(tmp_path, "init")[0] == 0
+    # A port taken but not listening: connecting to it is refused at once.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        code, output = run(
+            tmp_path,
+            "operator",
+            "add",
+            "--name",
+            "Olga",
+            "--email",
+            "olga@zorgid.test",
+            "--lang",
+            "en",
+            ZORGID_PUBLIC_URL=url,
+        )
+        assert code == 0, output
+        assert _qr_text(output).startswith(f"{url}/app/activeer/")
+        assert f"Warning: no ZORG-ID service answers at {url} (no connection" in output
+        # The option overrides the environment, and the warning is in Dutch too.
+        code, output = run(
+            tmp_path,
+            "operator",
+            "activation",
+            "--email",
+            "olga@zorgid.test",
+            "--public-url",
+            url,
+            "--lang",
+            "nl",
+        )
+        assert code == 0, output
+        assert f"{url}/app/activeer/" in output
+        assert f"Waarschuwing: er antwoordt geen ZORG-ID-dienst op {url}" in output
+
+
+def test_a_public_url_option_that_cannot_be_used_is_refused(tmp_path: Path) -> None:
+    assert run(tmp_path, "init")[0] == 0
+    args = ("operator", "add", "--name", "O", "--email", "o@zorgid.test", "--lang", "en")
+    code, output = run(tmp_path, *args, "--public-url", "ftp://x.example/")
+    assert code == 2
+    assert "[settings_invalid]" in output
 
 
 def test_the_same_email_twice_is_refused_clearly(tmp_path: Path) -> None:

@@ -118,7 +118,36 @@ def test_five_wrong_nonces_lock_the_code_even_for_the_right_one(container: Conta
     assert code.device_id is None
     with container.unit_of_work() as session:
         assert count(session, Device) == 0
-        assert audit_actions(session).count("activation.refused") == 6  # five wrong, one locked
+        # Five wrong nonces; the right one came after the lock and was not judged or audited.
+        assert audit_actions(session).count("activation.refused") == 5
+        refused_events = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "activation.refused")
+            .order_by(AuditEvent.seq)
+        ).all()
+        assert [e.details.get("locked") for e in refused_events] == [None] * 4 + [True]
+
+
+def test_a_locked_code_is_refused_before_its_nonce_is_judged(container: Container) -> None:
+    activation = new_activation(container)
+    for _ in range(5):
+        with pytest.raises(ActivationUnknownError):
+            redeem(container, activation, app=App(), nonce=new_token())
+    with container.unit_of_work() as session:
+        events = len(audit_actions(session))
+
+    # Wrong nonces and the right one get the same answer; none is counted or audited.
+    answers = set()
+    for nonce in [new_token() for _ in range(49)] + [activation.nonce]:
+        with pytest.raises(ActivationLockedError) as refused:
+            redeem(container, activation, app=App(), nonce=nonce)
+        answers.add((refused.value.code, refused.value.public_message("en")))
+
+    assert answers == {("activation_locked", ActivationLockedError().public_message("en"))}
+    assert _code(container, activation.activation_id).failed_attempts == 5
+    with container.unit_of_work() as session:
+        assert len(audit_actions(session)) == events
+        assert count(session, Device) == 0
 
 
 def test_four_wrong_nonces_still_let_the_right_one_in(container: Container) -> None:

@@ -169,3 +169,23 @@ def test_a_revoked_device_cannot_check_a_pin(container: Container) -> None:
 
     assert refused.value.code == "device_revoked"
     assert _stored(container, device.id).pin_failures == 0
+
+
+def test_the_wrong_pin_that_starts_the_wait_says_how_long(
+    container: Container, clock: ManualClock
+) -> None:
+    device = activated_device(container)
+    first, second = (_wrong(container, device.id).params for _ in range(2))
+    assert "retry_after" not in first
+    assert "retry_after" not in second
+
+    third = _wrong(container, device.id)  # the last free try: from now on, waits
+
+    assert third.params == {"remaining_attempts": 3, "retry_after": 60}
+    assert "Wait 60 seconds" in third.public_message("en")
+    assert "Wacht 60 seconden" in third.public_message("nl")
+    # The wait it announced is the wait the next try meets.
+    assert _must_wait(container, device.id).params["retry_after"] == 60
+    clock.advance(60)
+    # And each later wrong PIN announces its own, doubled wait.
+    assert _wrong(container, device.id).params == {"remaining_attempts": 2, "retry_after": 120}

@@ -233,7 +233,9 @@ def test_a_login_shows_who_asks_and_the_code_then_approves_with_the_pin(
     host = live.url.removeprefix("http://")
     assert f"Login request for ZORG-ID ({host})" in result.stdout
     assert "Browser:    127.0.0.1" in result.stdout
-    assert "Mozilla/5.0" in result.stdout
+    # The service names the browser from a fixed list; none of the header is shown.
+    assert "Programme:  unknown browser" in result.stdout
+    assert "Mozilla" not in result.stdout
     # The browser's User-Agent is not trusted with a terminal.
     assert not any(unicodedata.category(c) in {"Cc", "Cf"} for c in result.stdout.replace("\n", ""))
     assert "Approved: Olga Operator is logged in to ZORG-ID." in result.stdout
@@ -467,6 +469,25 @@ def test_at_a_terminal_a_wrong_pin_may_be_tried_again(app: App, live: Live, port
     assert "Attempts left: 5." in result.stderr
     assert "Approved: Olga Operator" in result.stdout
     assert portal.state() == "approved"
+
+
+@pytest.mark.usefixtures("terminal")
+def test_at_a_terminal_the_wrong_pin_that_starts_a_wait_says_so_and_stops(
+    app: App, live: Live, portal: Portal
+) -> None:
+    app.activate(operator_qr(live))
+    app.on_code = portal.type_code
+    wrong = f"{WRONG_PIN}\n" * 4
+    result = app("login", portal.qr, "--lang", "en", input=wrong + f"{PIN}\n")
+    assert result.exit_code == 1, result.output
+    # The third wrong PIN's answer carries the wait; the app shows it instead of asking again.
+    assert "[pin_wrong]: The PIN is not correct. Attempts left: 3. Wait 60 seconds" in (
+        result.stderr
+    )
+    assert "[pin_wait]" not in result.stderr
+    assert actions(live).count("pin.wrong") == 3
+    assert "pin.refused" not in actions(live)
+    assert portal.state() == "confirmed"
 
 
 @pytest.mark.usefixtures("terminal")

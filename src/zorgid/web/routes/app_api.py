@@ -14,6 +14,7 @@ from zorgid.web.auth import container_of
 from zorgid.web.client import client_ip
 from zorgid.web.fastpath import json_body, route
 from zorgid.web.fastpath import login_id as fast_login_id
+from zorgid.web.language import request_language
 from zorgid.web.streams import ClientWatch
 
 if TYPE_CHECKING:
@@ -138,7 +139,10 @@ async def scan(request: Request) -> JSONResponse:
             "service": {"name": result.service_name, "host": result.host},
             "requested_at": _zulu(result.requested_at),
             "expires_at": _zulu(result.expires_at),
-            "browser": {"ip": result.client_ip, "user_agent": result.user_agent},
+            "browser": {
+                "ip": result.client_ip,
+                "user_agent": result.browser.render(request_language(request)),
+            },
             "code": result.code,
         }
     )

@@ -29,7 +29,7 @@ from zorgid.registration.errors import FormInvalidError, RequestUnknownError
 from zorgid.registration.states import RegistrationState
 from zorgid.web.auth import OperatorDep, Visitor, container_of
 from zorgid.web.client import client_ip
-from zorgid.web.errors import STATUS, InvalidRequestError
+from zorgid.web.errors import STATUS, FreshLoginRequiredError, InvalidRequestError
 from zorgid.web.forms import Form, Shown, problem_texts, read_form
 from zorgid.web.language import request_language
 from zorgid.web.pages import render
@@ -61,6 +61,13 @@ DONE = {
 }
 
 
+#: The last part of a decision's path, after the page that shows its form.
+ACTIONS = frozenset({"goedkeuren", "afwijzen", "opnieuw-versturen", "intrekken"})
+#: The form fields kept over a new login (what a person typed; never the token).
+KEPT = ("reason", *APPLICATION_FIELDS)
+KEPT_LENGTH = 5000
+
+
 @dataclass(frozen=True)
 class Posted:
     """A form an operator posted from a back-office page (its CSRF token checked)."""
@@ -70,10 +77,32 @@ class Posted:
 
 
 async def operator_post(request: Request, operator: OperatorDep) -> Posted:
-    """The operator (checked first) and their form, refused without the session's token."""
+    """The operator (checked first) and their form, refused without the session's token.
+
+    Every form of the back office makes a decision, so it also needs a recent login
+    (``ZORGID_REAUTH_MINUTES``): an older one is asked to log in again, and comes back to the
+    page with what they typed.
+    """
     form = await read_form(request)
-    operator.check_csrf(container_of(request).keys.secret, form.text("csrf"))
+    container = container_of(request)
+    secret = container.keys.secret
+    operator.check_csrf(secret, form.text("csrf"))
+    minutes = container.settings.reauth_minutes
+    if not operator.login_is_fresh(container.clock.now(), minutes):
+        raise FreshLoginRequiredError(
+            f"login of {operator.person_id} older than {minutes} minutes",
+            back=form_page(request.url.path),
+            kept={name: form.text(name, KEPT_LENGTH) for name in KEPT if form.text(name)},
+            csrf=operator.csrf(secret),
+            minutes=minutes,
+        )
     return Posted(operator, form)
+
+
+def form_page(action: str) -> str:
+    """The page whose form posts to ``action`` (a decision's path without its verb)."""
+    page, _, last = action.rpartition("/")
+    return page if last in ACTIONS else action
 
 
 PostedDep = Annotated[Posted, Depends(operator_post)]

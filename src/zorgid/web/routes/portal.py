@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,18 +17,19 @@ from zorgid.errors import ZorgidError
 from zorgid.identity.models import Role
 from zorgid.login.errors import SessionInvalidError
 from zorgid.registration.service import AWAITS_FIRST_LOGIN
-from zorgid.web.auth import SESSION_COOKIE, container_of
+from zorgid.web.auth import SESSION_COOKIE, PersonDep, container_of
 from zorgid.web.client import client_ip, user_agent
-from zorgid.web.errors import CsrfError, error_response, wants_json
-from zorgid.web.fastpath import form_fields, route
+from zorgid.web.errors import CsrfError, InvalidRequestError, error_response, wants_json
+from zorgid.web.fastpath import MAX_FIELD, form_fields, route
 from zorgid.web.fastpath import login_id as fast_login_id
+from zorgid.web.forms import read_form
 from zorgid.web.language import request_language
 from zorgid.web.pages import render
 from zorgid.web.security import csrf_ok, csrf_token
 from zorgid.web.streams import ClientWatch, EventStream
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
+    from collections.abc import AsyncGenerator, Mapping
 
     from zorgid.bootstrap import Container
     from zorgid.identity.devices import Profile
@@ -45,6 +47,15 @@ ROLE_NAMES = {
     "beheerder": N_("Portal beheerder"),
     "gebruiker": N_("Healthcare worker"),
 }
+
+
+#: Pages a new login may return to: the back office's, by their path alone.
+_BACK = re.compile(r"/beheer(?:/[A-Za-z0-9._~%-]{1,120}){0,3}")
+#: What a page's form had, carried over a new login as ``bewaard-<field>`` (kept.js).
+KEPT_PREFIX = "bewaard-"
+_KEPT_NAME = re.compile(r"[a-z_]{1,30}")
+KEPT_FIELDS = 12
+KEPT_LENGTH = 5000
 
 
 def _login_path(login_id: str) -> str:
@@ -71,6 +82,20 @@ async def home(request: Request) -> Response:
             return render(
                 request, "home.html", _home_context(container, person, token, registrations)
             )
+    response = await _new_login(request, container)
+    if token:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def _new_login(
+    request: Request,
+    container: Container,
+    *,
+    back: str | None = None,
+    kept: Mapping[str, str] | None = None,
+) -> Response:
+    """A new QR login and its page; ``back`` is where it returns to, with ``kept`` for its form."""
     started = await container.logins.start(
         client_ip=client_ip(request), user_agent=user_agent(request)
     )
@@ -82,6 +107,8 @@ async def home(request: Request) -> Response:
             "qr_text": started.qr_text,
             "csrf": csrf_token(container.keys.secret, started.browser_secret),
             "expires_in": container.settings.login_ttl_seconds,
+            "back": back,
+            "kept": kept or {},
         },
     )
     response.set_cookie(
@@ -93,9 +120,34 @@ async def home(request: Request) -> Response:
         secure=container.settings.cookie_secure,
         samesite="strict",
     )
-    if token:
-        response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+def back_path(value: str) -> str | None:
+    """``value`` when it is a back-office page a new login may return to, else None."""
+    # At most what the login's completion reads of a field (fastpath.MAX_FIELD).
+    return value if len(value) <= MAX_FIELD and _BACK.fullmatch(value) else None
+
+
+@router.post("/opnieuw-inloggen")
+async def log_in_again(request: Request, person: PersonDep) -> Response:
+    """A new QR login for a logged-in person whose decision needs a recent login.
+
+    It returns to the page the decision was made on (``terug``), where login.js and kept.js
+    put back what was typed (``bewaard-<field>``; nothing of it is stored by the service).
+    """
+    container = container_of(request)
+    form = await read_form(request)
+    person.check_csrf(container.keys.secret, form.text("csrf"))
+    back = back_path(form.text("terug", 300))
+    if back is None:
+        raise InvalidRequestError("bad return page", reason="terug")
+    kept = {
+        name.removeprefix(KEPT_PREFIX): values[0][:KEPT_LENGTH]
+        for name, values in list(form.fields.items())[:KEPT_FIELDS]
+        if name.startswith(KEPT_PREFIX) and _KEPT_NAME.fullmatch(name.removeprefix(KEPT_PREFIX))
+    }
+    return await _new_login(request, container, back=back, kept=kept)
 
 
 def _registrations_of(container: Container, person: Profile) -> list[RequestSummary]:
@@ -232,9 +284,9 @@ async def enter_code(request: Request) -> Response:
 async def complete(request: Request) -> Response:
     """An approved login's browser gets a brand-new session cookie."""
     container, login_id = container_of(request), fast_login_id(request)
-    csrf = (await form_fields(request, "csrf"))["csrf"]
+    fields = await form_fields(request, "csrf", "terug")
     secret = request.cookies.get(LOGIN_COOKIE, "")
-    if not csrf_ok(container.keys.secret, secret, csrf):
+    if not csrf_ok(container.keys.secret, secret, fields["csrf"]):
         raise CsrfError
     source = client_ip(request)
     new, registration_waits = await container.logins.complete(
@@ -244,11 +296,16 @@ async def complete(request: Request) -> Response:
         # An administrator's first login completes their organisation's registration (asked
         # in the login's own transaction; a failure here is retried at the next login).
         await run_in_threadpool(_first_login, container, new.person_id, source)
+    following = back_path(fields["terug"]) or "/"
+    old = request.cookies.get(SESSION_COOKIE, "")
+    if following != "/" and old:
+        # A new login for a decision replaces the browser's session: the old one ends.
+        await container.logins.end_portal_session(old, source=source)
     response: Response
     if wants_json(request):
-        response = JSONResponse({"state": "completed", "next": "/"})
+        response = JSONResponse({"state": "completed", "next": following})
     else:
-        response = RedirectResponse("/", status_code=303)
+        response = RedirectResponse(following, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         new.token,

@@ -40,8 +40,19 @@
       method: "POST", body: new FormData(completeForm), credentials: "same-origin",
       headers: { "Accept": "application/json" }
     }).then(function (r) {
-      if (r.ok) { window.location.assign("/"); } else { completeForm.hidden = false; }
-    }, function () { completeForm.hidden = false; });
+      if (!r.ok) { completeForm.hidden = false; return; }
+      return r.json().then(function (body) {
+        // Only a path of this site (the service sends "/" or a back-office page).
+        var next = typeof body.next === "string" && /^\/[A-Za-z0-9._~%\/-]*$/.test(body.next) &&
+          body.next.indexOf("//") < 0 ? body.next : "/";
+        var kept = document.getElementById("kept");
+        if (kept && kept.dataset.path === next) {
+          // What the person typed before this login, for kept.js to put back on that page.
+          window.sessionStorage.setItem("zorgid-kept", JSON.stringify({ path: next, fields: JSON.parse(kept.dataset.fields) }));
+        }
+        window.location.assign(next);
+      });
+    }).catch(function () { completeForm.hidden = false; });
   }
 
   var source = null;
