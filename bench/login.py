@@ -654,17 +654,32 @@ class Http:
     async def request(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes | None = None
     ) -> Response:
-        """Send a request and read its complete answer."""
-        connection = await self._connection()
+        """Send a request and read its complete answer.
+
+        As browsers do, a request on a kept-alive connection that the server closed before
+        answering anything (its keep-alive timeout crossing our reuse) is sent once more, on a
+        new connection.
+        """
+        request = self._head(method, path, headers, body)
+        connection, reused = await self._connection()
         try:
-            connection.send(
-                self._head(method, path, headers, body), stream=False, timeout=self.timeout
-            )
-            while not connection.complete:
-                await connection.wait()
-            return connection.response()
+            return await self._exchange(connection, request)
+        except ConnectionError:
+            if not reused or connection.head:
+                raise
         finally:
             self._release(connection)
+        connection = await self._connect()
+        try:
+            return await self._exchange(connection, request)
+        finally:
+            self._release(connection)
+
+    async def _exchange(self, connection: Connection, request: bytes) -> Response:
+        connection.send(request, stream=False, timeout=self.timeout)
+        while not connection.complete:
+            await connection.wait()
+        return connection.response()
 
     @contextlib.asynccontextmanager
     async def stream(
@@ -674,7 +689,7 @@ class Http:
 
         A body not read to its end closes the connection.
         """
-        connection = await self._connection()
+        connection, _ = await self._connection()
         try:
             connection.send(
                 self._head(method, path, headers, None),
@@ -692,12 +707,16 @@ class Http:
         while self.idle:
             self.idle.pop().close()
 
-    async def _connection(self) -> Connection:
+    async def _connection(self) -> tuple[Connection, bool]:
+        """An idle connection (and True), or a new one (and False)."""
         while self.idle:
             connection = self.idle.pop()
             if connection.reusable():
-                return connection
+                return connection, True
             connection.close()
+        return await self._connect(), False
+
+    async def _connect(self) -> Connection:
         loop = asyncio.get_running_loop()
         _, connection = await asyncio.wait_for(
             loop.create_connection(Connection, self.host, self.port), self.timeout
