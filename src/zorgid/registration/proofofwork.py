@@ -99,12 +99,13 @@ class ProofOfWork:
         dialect = session.get_bind().dialect.name
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         session.execute(delete(_USED).where(_USED.c.expires_at < now))
-        recorded = session.execute(
+        recorded = session.scalar(
             insert(_USED)
             .values(nonce=parameters.nonce, expires_at=expires_at)
             .on_conflict_do_nothing()
+            .returning(_USED.c.nonce)
         )
-        if recorded.rowcount != 1:  # type: ignore[attr-defined]
+        if recorded is None:
             raise ProofOfWorkError("challenge used before")
 
     @staticmethod
