@@ -54,7 +54,9 @@ class Site:
 
 @pytest.fixture
 def site(settings: Settings, clock: ManualClock, tmp_path: Path) -> Iterator[Site]:
-    world = make_world(settings.replace(mail_worker=False), clock, tmp_path)
+    # A cheaper proof of work than the default (test_proof_of_work checks that one): these
+    # tests solve one for every form they send.
+    world = make_world(settings.replace(mail_worker=False, proof_of_work_cost=200), clock, tmp_path)
     try:
         with served(world.container) as url:
             yield Site(world, url)
