@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import altcha
@@ -45,6 +46,14 @@ KEY_PREFIX = "00"
 #: A payload is a few hundred bytes of base64; anything far longer is not one.
 MAX_PAYLOAD = 4000
 MAX_NONCE = 64
+
+
+@dataclass(frozen=True)
+class Solved:
+    """A correctly solved challenge of ours, not yet recorded as used."""
+
+    nonce: str
+    expires_at: dt.datetime
 
 
 def proof_key(secret: bytes) -> bytes:
@@ -73,10 +82,10 @@ class ProofOfWork:
         )
         return dict(made.to_dict())
 
-    def redeem(self, payload: str, session: Session) -> None:
-        """Accept ``payload`` (the widget's base64 field) once, or raise why not.
+    def check(self, payload: str) -> Solved:
+        """The challenge ``payload`` (the widget's base64 field) solves, or raise why not.
 
-        The record of its use is written in ``session``: the caller commits it.
+        Pure and outside any transaction: the one key derivation it costs holds no lock.
         """
         payload = payload.strip()
         if not payload:
@@ -84,8 +93,7 @@ class ProofOfWork:
         parsed = self._parsed(payload)
         parameters = parsed.challenge.parameters
         expires = parameters.data.get("expires") if isinstance(parameters.data, dict) else None
-        now = self._clock.now()
-        if not isinstance(expires, int) or expires <= now.timestamp():
+        if not isinstance(expires, int) or expires <= self._clock.now().timestamp():
             raise ProofOfWorkError(f"challenge expired or without expiry: {expires!r}")
         if parameters.algorithm != ALGORITHM:
             raise ProofOfWorkError(f"not our algorithm: {parameters.algorithm!r}")
@@ -95,13 +103,16 @@ class ProofOfWork:
                 f"not verified (signature {checked.invalid_signature}, "
                 f"solution {checked.invalid_solution})"
             )
-        expires_at = dt.datetime.fromtimestamp(expires, dt.UTC)
+        return Solved(parameters.nonce, dt.datetime.fromtimestamp(expires, dt.UTC))
+
+    def redeem(self, solved: Solved, session: Session) -> None:
+        """Record ``solved`` as used in ``session`` (the caller commits), or raise if it was."""
         dialect = session.get_bind().dialect.name
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        session.execute(delete(_USED).where(_USED.c.expires_at < now))
+        session.execute(delete(_USED).where(_USED.c.expires_at < self._clock.now()))
         recorded = session.scalar(
             insert(_USED)
-            .values(nonce=parameters.nonce, expires_at=expires_at)
+            .values(nonce=solved.nonce, expires_at=solved.expires_at)
             .on_conflict_do_nothing()
             .returning(_USED.c.nonce)
         )

@@ -167,8 +167,9 @@ def submit(request: Request, form: FormDep) -> Response:
     lang = request_language(request)
     try:
         # A solved challenge buys one try: its use is committed before the form is judged.
+        solved = container.proof_of_work.check(form.text("altcha", 8000))
         with container.unit_of_work() as session:
-            container.proof_of_work.redeem(form.text("altcha", 8000), session)
+            container.proof_of_work.redeem(solved, session)
     except ProofOfWorkError as error:
         # Most often a browser that has not finished yet: the form again, not an error page.
         shown = Shown(values, {"altcha": error.public_message(lang)}, 200, chosen)
