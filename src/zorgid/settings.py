@@ -183,15 +183,16 @@ def _check(settings: Settings) -> None:
             value=settings.document_environment,
             reason=N_("Give acceptatie or productie."),
         )
-    if settings.proof_of_work_cost < 1 or settings.proof_of_work_seconds < 1:
-        raise SettingsError(
-            name="ZORGID_PROOF_OF_WORK_COST",
-            value=str(settings.proof_of_work_cost),
-            reason=N_(
-                "It and ZORGID_PROOF_OF_WORK_SECONDS must be at least 1: the public form "
-                "always asks for the proof of work."
-            ),
-        )
+    for name, value in (
+        ("ZORGID_PROOF_OF_WORK_COST", settings.proof_of_work_cost),
+        ("ZORGID_PROOF_OF_WORK_SECONDS", settings.proof_of_work_seconds),
+    ):
+        if value < 1:
+            raise SettingsError(
+                name=name,
+                value=str(value),
+                reason=N_("Give at least 1: the public form always asks for the proof of work."),
+            )
     if settings.pin_free_tries < 1 or settings.pin_max_failures <= settings.pin_free_tries:
         raise SettingsError(
             name="ZORGID_PIN_MAX_FAILURES",

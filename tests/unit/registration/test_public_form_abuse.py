@@ -23,7 +23,7 @@ from zorgid.registration.errors import FormInvalidError, MailLimitError
 from zorgid.registration.models import RegistrationEvent as TimelineRow
 from zorgid.registration.models import RegistrationRequest
 from zorgid.registration.views import ApplicationForm, Submitted
-from zorgid.settings import Settings
+from zorgid.settings import Settings, SettingsError, from_environment
 
 DAY = 86400.0
 VICTIM = "slachtoffer@ziekenhuis.example"
@@ -222,3 +222,22 @@ def test_without_a_contact_setting_the_mail_names_the_service(registration: Worl
     registration.submit(form(1))
     text = " ".join(body(registration.last_request_mail(form(1).technical_email)).split())
     assert "contact https://zorgid.test." in text
+
+
+def test_the_limits_and_the_proof_of_work_are_read_from_the_environment() -> None:
+    read = from_environment(
+        {
+            "ZORGID_MAILS_PER_RECIPIENT_PER_DAY": "5",
+            "ZORGID_MAILS_PER_URA_PER_DAY": "0",
+            "ZORGID_PROOF_OF_WORK_COST": "20000",
+            "ZORGID_CONTACT": "servicedesk@zorgid.example",
+        }
+    )
+    assert read.mails_per_recipient_per_day == 5
+    assert read.mails_per_ura_per_day == 0
+    assert read.proof_of_work_cost == 20000
+    assert read.contact == "servicedesk@zorgid.example"
+    for name in ("ZORGID_PROOF_OF_WORK_COST", "ZORGID_PROOF_OF_WORK_SECONDS"):
+        with pytest.raises(SettingsError) as refused:
+            from_environment({name: "0"})
+        assert name in refused.value.public_message("en")
