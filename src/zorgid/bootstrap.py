@@ -29,6 +29,7 @@ from zorgid.login.service import LoginService, purge_logins
 from zorgid.mail.inbound import token_from_address
 from zorgid.mail.models import MAIL_QUEUED
 from zorgid.mail.outbox import Outbox, OutboxWorker
+from zorgid.mail.quota import MailQuota
 from zorgid.mail.receiver import InboundServer
 from zorgid.mail.sender import SmtpSender
 from zorgid.pki.errors import PkiError
@@ -36,6 +37,7 @@ from zorgid.pki.loading import load_certificates
 from zorgid.pki.revocation import CrlFileSource, CrlUrlSource, OcspClient, RevocationChecker
 from zorgid.pki.trust import CertificateValidator, TrustConfig
 from zorgid.registration.errors import RequestUnknownError, TrustNotConfiguredError
+from zorgid.registration.proofofwork import ProofOfWork, proof_key
 from zorgid.registration.service import RegistrationService
 
 if TYPE_CHECKING:
@@ -142,8 +144,10 @@ class Container:
         """Delete what expired more than :data:`KEEP_EXPIRED` ago (logins, sessions, codes)."""
         before = self.clock.now() - KEEP_EXPIRED
         with self.unit_of_work() as session:
-            return purge_logins(session, before=before) + self.identity(session).purge(
-                before=before
+            return (
+                purge_logins(session, before=before)
+                + self.identity(session).purge(before=before)
+                + MailQuota(session, self.clock).purge()
             )
 
     def identity(self, session: Session) -> IdentityService:
@@ -196,6 +200,17 @@ class Container:
             audit=self.audit(session),
             applications=self.applications(session),
             validator=self.validator,
+            quota=MailQuota(session, self.clock),
+        )
+
+    @functools.cached_property
+    def proof_of_work(self) -> ProofOfWork:
+        """The public form's proof-of-work challenges (ALTCHA), signed under ``secret.key``."""
+        return ProofOfWork(
+            key=proof_key(self.keys.secret),
+            clock=self.clock,
+            cost=self.settings.proof_of_work_cost,
+            seconds=self.settings.proof_of_work_seconds,
         )
 
     def validator(self) -> CertificateValidator:

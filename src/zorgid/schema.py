@@ -7,8 +7,8 @@ from zorgid.audit.models import AuditEvent, AuditHead
 from zorgid.db.base import Base
 from zorgid.identity.models import ActivationCode, Device, Membership, Organisation, Person
 from zorgid.login.models import LoginSession, PortalSession
-from zorgid.mail.models import OutboxMessage
-from zorgid.registration.models import RegistrationEvent, RegistrationRequest
+from zorgid.mail.models import MailQuota, OutboxMessage
+from zorgid.registration.models import RegistrationEvent, RegistrationRequest, UsedProofOfWork
 
 metadata = Base.metadata
 
@@ -19,6 +19,7 @@ __all__ = [
     "AuditHead",
     "Device",
     "LoginSession",
+    "MailQuota",
     "Membership",
     "Organisation",
     "OutboxMessage",
@@ -26,5 +27,6 @@ __all__ = [
     "PortalSession",
     "RegistrationEvent",
     "RegistrationRequest",
+    "UsedProofOfWork",
     "metadata",
 ]

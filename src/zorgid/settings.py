@@ -101,6 +101,18 @@ class Settings:
     registration_reply_days: int = 14
     #: Hours a mailed activation QR of a new administrator stays valid.
     registration_activation_hours: int = 72
+    #: Whom people write to about the service's e-mails (an address or a web page), named in
+    #: the first e-mail of a request; empty: the public URL.
+    contact: str = ""
+    #: Requests from the public form per day (UTC) that may mail one address, and that may
+    #: name one URA number; more are refused, and nothing is written or sent (0: no limit).
+    mails_per_recipient_per_day: int = 3
+    mails_per_ura_per_day: int = 3
+    #: The proof of work the public form asks of the browser (ALTCHA, PBKDF2/SHA-256): the
+    #: iterations of one attempt (about 256 attempts are needed on average), and how long a
+    #: challenge may be used, in seconds.
+    proof_of_work_cost: int = 5000
+    proof_of_work_seconds: int = 600
 
     @property
     def resolved_database_url(self) -> str:
@@ -190,6 +202,16 @@ def _check(settings: Settings) -> None:
             value=settings.document_environment,
             reason=N_("Give acceptatie or productie."),
         )
+    for name, value in (
+        ("ZORGID_PROOF_OF_WORK_COST", settings.proof_of_work_cost),
+        ("ZORGID_PROOF_OF_WORK_SECONDS", settings.proof_of_work_seconds),
+    ):
+        if value < 1:
+            raise SettingsError(
+                name=name,
+                value=str(value),
+                reason=N_("Give at least 1: the public form always asks for the proof of work."),
+            )
     if settings.pin_free_tries < 1 or settings.pin_max_failures <= settings.pin_free_tries:
         raise SettingsError(
             name="ZORGID_PIN_MAX_FAILURES",

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.support.portal import browser, served
+from tests.support.proofofwork import solved
 from tests.support.registration import FORM, World, make_world
 from tests.support.server import csrf_of
 from tests.support.site import FORM_POST
@@ -53,7 +54,9 @@ class Site:
 
 @pytest.fixture
 def site(settings: Settings, clock: ManualClock, tmp_path: Path) -> Iterator[Site]:
-    world = make_world(settings.replace(mail_worker=False), clock, tmp_path)
+    # A cheaper proof of work than the default (test_proof_of_work checks that one): these
+    # tests solve one for every form they send.
+    world = make_world(settings.replace(mail_worker=False, proof_of_work_cost=200), clock, tmp_path)
     try:
         with served(world.container) as url:
             yield Site(world, url)
@@ -73,7 +76,9 @@ def apply(site: Site, opened: Browser | None = None, **changes: str) -> tuple[Br
     form = opened.get("/aanvraag", headers=EN)
     assert form.status_code == 200
     response = opened.post(
-        "/aanvraag", data={"csrf": csrf_of(form.text), **FORM_POST, **changes}, headers=EN
+        "/aanvraag",
+        data={"csrf": csrf_of(form.text), "altcha": solved(opened), **FORM_POST, **changes},
+        headers=EN,
     )
     return opened, response.text if response.status_code == 200 else f"{response.status_code}"
 
@@ -120,6 +125,18 @@ def test_a_good_application_shows_the_number_and_says_to_check_the_mail(site: Si
         ({"organisation_name": ""}, "organisation_name", "at most 200 letters"),
         ({"admin_name": "<script>alert(1)</script>"}, "admin_name", "without &lt; or &gt;"),
         ({"technical_name": "x" * 300}, "technical_name", "at most 200 letters"),
+        (
+            {
+                "organisation_name": (
+                    "Uw account is geblokkeerd: bel 0900-1234 of ga naar https://evil.example/login"
+                )
+            },
+            "organisation_name",
+            "e-mail addresses are not allowed",
+        ),
+        ({"organisation_name": "ga naar evil.example/login"}, "organisation_name", "not allowed"),
+        ({"technical_name": "Bel ons: www . evil . nl"}, "technical_name", "not allowed"),
+        ({"admin_name": "mail help [at] evil.nl"}, "admin_name", "not allowed"),
     ],
 )
 def test_bad_fields_are_named_the_typed_values_kept_and_nothing_stored(
@@ -128,7 +145,9 @@ def test_bad_fields_are_named_the_typed_values_kept_and_nothing_stored(
     opened = site.browser()
     form = opened.get("/aanvraag", headers=EN)
     response = opened.post(
-        "/aanvraag", data={"csrf": csrf_of(form.text), **FORM_POST, **changes}, headers=EN
+        "/aanvraag",
+        data={"csrf": csrf_of(form.text), "altcha": solved(opened), **FORM_POST, **changes},
+        headers=EN,
     )
     assert response.status_code == 400
     problem = re.search(rf'<p class="error" id="e-{field}">([^<]*)</p>', response.text)
@@ -144,7 +163,9 @@ def test_bad_fields_are_named_the_typed_values_kept_and_nothing_stored(
 def test_a_form_missing_every_field_says_so_field_by_field(site: Site) -> None:
     opened = site.browser()
     form = opened.get("/aanvraag", headers=EN)
-    response = opened.post("/aanvraag", data={"csrf": csrf_of(form.text)}, headers=EN)
+    response = opened.post(
+        "/aanvraag", data={"csrf": csrf_of(form.text), "altcha": solved(opened)}, headers=EN
+    )
     assert response.status_code == 400
     for field in (*(f for f in FORM_POST if f != "applications"), "applications"):
         assert f'id="e-{field}"' in response.text, field
@@ -357,6 +378,7 @@ def test_the_administrator_confirms_gives_details_and_is_thanked(site: Site) -> 
         ({"birth_date": "1880-05-17"}, "birth_date", "cannot be right"),
         ({"phone": "call me"}, "phone", "6 to 15 digits"),
         ({"full_name": ""}, "full_name", "full name"),
+        ({"full_name": "Petra via evil(.)nl/login"}, "full_name", "not allowed"),
     ],
 )
 def test_bad_details_are_named_and_the_typed_values_kept(

@@ -23,6 +23,7 @@ from tests.support.clock import ManualClock
 from tests.support.identity import PIN
 from tests.support.identity_flows import add_operator
 from tests.support.phone import ceremony, run_app
+from tests.support.proofofwork import solved
 from tests.support.registration import FORM, add_application, demo_certificates, trust_settings
 from tests.support.server import Browser, Live, csrf_of, start_live
 from zorgid.mail.catcher import CaughtMessage, MailCatcher
@@ -132,7 +133,7 @@ def submit_form(site: Site | Browser) -> str:
     assert "Voorbeeld HIS" in page.text
     done = browser.post(
         "/aanvraag",
-        data={"csrf": csrf_of(page.text), **FORM_POST},
+        data={"csrf": csrf_of(page.text), "altcha": solved(browser), **FORM_POST},
     )
     assert done.status_code == 200, done.text
     number = re.search(r"ZID-[0-9]{4}-[0-9]{6}", done.text)

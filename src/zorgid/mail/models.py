@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt  # noqa: TC003 - SQLAlchemy reads Mapped[] annotations at runtime
 import enum
 
-from sqlalchemy import Enum, Index, LargeBinary, String
+from sqlalchemy import Date, Enum, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zorgid.db.base import Base
@@ -53,3 +53,15 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime]
     sent_at: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class MailQuota(Base):
+    """How many e-mails one recipient (or one other key, such as a URA) was sent on one day."""
+
+    __tablename__ = "mail_quota"
+
+    #: ``<kind>:`` and the SHA-256 of the key (an address is not kept here in clear).
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    #: The day (UTC) counted.
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int]

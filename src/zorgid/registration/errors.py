@@ -11,6 +11,9 @@
         ├── AdministratorIsOperatorError (the administrator's address is an operator's)
         ├── DocumentValuesError         (a valid signature over values the service cannot use)
         ├── TrustNotConfiguredError     (no trust anchors: documents cannot be checked)
+        ├── MailLimitError              (today's e-mails for this address or URA are used up)
+        ├── ProofOfWorkError            (the public form's proof of work is missing or wrong)
+        │   └── ProofOfWorkMissingError (the browser has not solved it yet)
         └── MailIntakeError             (a reply mail the service cannot use)
             ├── NoAttachmentError
             └── TooManyAttachmentsError
@@ -105,6 +108,43 @@ class TrustNotConfiguredError(RegistrationError):
         "(ZORGID_TRUST_ANCHORS). Please contact the ZORG-ID operator."
     )
     exit_code = 2
+
+
+class MailLimitError(RegistrationError):
+    """The public form may not cause more e-mail today to this address or about this URA.
+
+    The message does not say which of the two, nor how many were sent: whoever fills in the
+    form learns no more about another's address than that it cannot be used today.
+    """
+
+    code = "mail_limit"
+    message = N_(
+        "This request cannot be sent today: ZORG-ID has already sent as many e-mails as it "
+        "sends in one day for this e-mail address or this URA number. Nothing has been sent "
+        "or stored. Try again tomorrow, or contact the ZORG-ID operator if you need help."
+    )
+
+
+class ProofOfWorkError(RegistrationError):
+    """The proof of work sent with the public form is invalid, expired or used before."""
+
+    code = "proof_of_work_invalid"
+    message = N_(
+        "Your browser's check that a person sends this form has expired or could not be "
+        "accepted. Nothing has been sent. Wait until the check below says it is done, then "
+        "send the form again."
+    )
+
+
+class ProofOfWorkMissingError(ProofOfWorkError):
+    """The public form came without a proof of work (not solved yet, or JavaScript is off)."""
+
+    code = "proof_of_work_missing"
+    message = N_(
+        "Your browser has not yet finished the check that a person sends this form. Nothing "
+        "has been sent. Wait until the check below says it is done, then send the form again. "
+        "The check needs JavaScript: if it is turned off, turn it on for this site."
+    )
 
 
 class MailIntakeError(RegistrationError):

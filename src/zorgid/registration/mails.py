@@ -75,12 +75,22 @@ def request_letter(  # noqa: PLR0913 - the facts a request e-mail states
     *,
     number: str,
     organisation: str,
+    ura: str,
+    asked_at: dt.datetime,
+    form_url: str,
+    contact: str,
     upload_url: str,
     deadline: dt.datetime,
     document: Attachment,
     service: str,
 ) -> Letter:
-    """To the technical administrator: sign the attached document and reply with it."""
+    """To the technical administrator: sign the attached document and reply with it.
+
+    Anyone can fill in the public form with anyone's address, so the letter first says plainly
+    who asked (someone, on the form, at that time) and what to do if it was not the reader.
+    Of what was typed it repeats only the organisation's name (checked: no links, no
+    addresses) and the URA number (8 digits).
+    """
     return Letter(
         subject=_m(
             N_("[{number}] Your ZORG-ID request: sign the organisation document"), number=number
@@ -88,18 +98,33 @@ def request_letter(  # noqa: PLR0913 - the facts a request e-mail states
         paragraphs=(
             _m(
                 N_(
-                    "Thank you for registering {organisation} for {service}. Your request "
-                    "number is {number}."
+                    "On {asked_at} someone asked on the public form of {service} ({form_url}) "
+                    "to register the care organisation {organisation} (URA {ura}), and gave "
+                    "this e-mail address for its technical administrator. The request number "
+                    "is {number}."
                 ),
-                organisation=organisation,
+                asked_at=_when(asked_at),
                 service=service,
+                form_url=form_url,
+                organisation=organisation,
+                ura=ura,
                 number=number,
             ),
             _m(
                 N_(
-                    "Attached is the organisation document, prefilled with what you entered. "
-                    "To prove that you act for the organisation, sign it with the private key "
-                    "of the organisation's UZI server certificate:"
+                    "Was this not you, or did you not expect this e-mail? Then you can ignore "
+                    "it: nothing happens without a document signed with the organisation's "
+                    "UZI server certificate, and the request expires by itself on {deadline}. "
+                    "Questions, or more e-mails like this one: contact {contact}."
+                ),
+                deadline=_when(deadline),
+                contact=contact,
+            ),
+            _m(
+                N_(
+                    "If it was you: the organisation document is attached, prefilled with "
+                    "what was entered. To prove that you act for the organisation, sign it "
+                    "with the private key of the organisation's UZI server certificate:"
                 )
             ),
             _m(

@@ -76,3 +76,13 @@ class RegistrationEvent(Base):
     to_state: Mapped[str | None] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class UsedProofOfWork(Base):
+    """A solved proof-of-work challenge of the public form, kept until it expires: single use."""
+
+    __tablename__ = "proof_of_work_used"
+
+    #: The challenge's nonce (random, covered by the challenge's signature).
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from zorgid.applications.errors import ApplicationNotAcceptedError
 from zorgid.core.i18n import N_, Message
+from zorgid.core.linktext import find_link
 from zorgid.core.qrcode import make_qr, png_bytes
 from zorgid.core.tokens import hash_token, new_digits, new_id, new_token
 from zorgid.errors import ZorgidError
@@ -37,6 +38,7 @@ from zorgid.registration.errors import (
     AdministratorIsOperatorError,
     DocumentValuesError,
     FormInvalidError,
+    MailLimitError,
     NoAttachmentError,
     OrganisationExistsError,
     RequestUnknownError,
@@ -76,6 +78,7 @@ if TYPE_CHECKING:
     from zorgid.core.clock import Clock
     from zorgid.identity.service import IdentityService
     from zorgid.mail.outbox import Outbox
+    from zorgid.mail.quota import MailQuota
     from zorgid.pki.trust import CertificateValidator
     from zorgid.pki.uzi import UziCertificate
     from zorgid.settings import Settings
@@ -95,6 +98,11 @@ NUMBER_TRIES = 5
 #: Refusals answered by mail per request per day; more are only written on the timeline.
 MAX_REFUSAL_ANSWERS_PER_DAY = 10
 SYSTEM = "system"
+#: Names end up in the e-mails the service sends: none may carry a link or an address.
+NO_LINKS = N_(
+    "Fill in only a name: web addresses (http://, www., a domain such as example.nl) and "
+    "e-mail addresses are not allowed here."
+)
 #: Where the document holds each field of the application form.
 _SIGNED_FIELDS = {
     "ura": "Organisatie/URA",
@@ -145,6 +153,7 @@ class RegistrationService:
         audit: AuditLog,
         applications: ApplicationService,
         validator: Callable[[], CertificateValidator],
+        quota: MailQuota,
     ) -> None:
         self._session = session
         self._clock = clock
@@ -154,12 +163,26 @@ class RegistrationService:
         self._audit = audit
         self._applications = applications
         self._validator = validator
+        self._quota = quota
 
     # -- step 2: the application form ---------------------------------------------------------
 
     def submit(self, form: ApplicationForm, *, language: str, source: str) -> Submitted:
-        """Register a request and mail the technical administrator the document to sign."""
+        """Register a request and mail the technical administrator the document to sign.
+
+        Anyone can fill in the form with anyone's address: per day only a few requests may
+        mail one address or name one URA (:class:`MailQuota`, counted in this transaction, so
+        a refusal writes and sends nothing).
+        """
         clean = self._checked_form(form)
+        settings = self._settings
+        if not (
+            self._quota.take(
+                "recipient", clean.technical_email, settings.mails_per_recipient_per_day
+            )
+            and self._quota.take("ura", clean.ura, settings.mails_per_ura_per_day)
+        ):
+            raise MailLimitError(f"daily limit for {clean.technical_email} or URA {clean.ura}")
         now = self._clock.now()
         request = RegistrationRequest(
             id=new_id(),
@@ -204,15 +227,14 @@ class RegistrationService:
         ura = form.ura.strip()
         if not _URA.fullmatch(ura):
             problems["ura"] = N_("Give the URA number of the organisation: exactly 8 digits.")
-        names = {
-            "organisation_name": form.organisation_name,
-            "technical_name": form.technical_name,
-            "admin_name": form.admin_name,
-        }
-        clean_names = {key: " ".join(value.split()) for key, value in names.items()}
-        for key, value in clean_names.items():
-            if not value or len(value) > MAX_NAME or _BAD_TEXT.search(value):
-                problems[key] = N_("Fill in a name of at most 200 letters, without < or >.")
+        clean_names = _checked_names(
+            {
+                "organisation_name": form.organisation_name,
+                "technical_name": form.technical_name,
+                "admin_name": form.admin_name,
+            },
+            problems,
+        )
         emails = {"technical_email": form.technical_email, "admin_email": form.admin_email}
         clean_emails = {key: value.strip().lower() for key, value in emails.items()}
         for key, value in clean_emails.items():
@@ -280,6 +302,10 @@ class RegistrationService:
         letter = mails.request_letter(
             number=request.number,
             organisation=request.organisation_name,
+            ura=request.ura,
+            asked_at=request.created_at,
+            form_url=f"{self._settings.public_url}/aanvraag",
+            contact=self._settings.contact or self._settings.public_url,
             upload_url=f"{self._settings.public_url}/aanvraag/{token}",
             deadline=request.deadline_at,
             document=attachment,
@@ -511,6 +537,8 @@ class RegistrationService:
         full_name = " ".join(details.full_name.split())
         if not full_name or len(full_name) > MAX_NAME or _BAD_TEXT.search(full_name):
             problems["full_name"] = N_("Fill in your full name (at most 200 letters).")
+        elif find_link(full_name):
+            problems["full_name"] = NO_LINKS
         birth_date: dt.date | None = None
         try:
             birth_date = dt.date.fromisoformat(details.birth_date.strip())
@@ -943,6 +971,17 @@ class RegistrationService:
             confirmed=request.admin_email_confirmed_at is not None,
             given=request.admin_birth_date is not None,
         )
+
+
+def _checked_names(names: dict[str, str], problems: dict[str, str | Message]) -> dict[str, str]:
+    """The names with their spaces tidied; what is wrong with any goes into ``problems``."""
+    clean = {key: " ".join(value.split()) for key, value in names.items()}
+    for key, value in clean.items():
+        if not value or len(value) > MAX_NAME or _BAD_TEXT.search(value):
+            problems[key] = N_("Fill in a name of at most 200 letters, without < or >.")
+        elif find_link(value):
+            problems[key] = NO_LINKS
+    return clean
 
 
 def _topic(request: RegistrationRequest) -> str:

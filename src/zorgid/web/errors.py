@@ -61,6 +61,9 @@ STATUS = {
     "activation_locked": 429,
     "pin_wait": 429,
     "rate_limited": 429,
+    "mail_limit": 429,
+    "proof_of_work_invalid": 400,
+    "proof_of_work_missing": 400,
     "trust_not_configured": 503,
 }
 

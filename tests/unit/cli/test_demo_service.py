@@ -25,6 +25,7 @@ import httpx
 
 from tests.support.identity import PIN
 from tests.support.phone import ceremony
+from tests.support.proofofwork import solved
 from tests.support.server import Browser, _free_socket, csrf_of, free_port, serve, wait_until_up
 from zorgid.cli.demo import ADMINISTRATOR, TECHNICAL, DemoService, print_instructions, set_up
 from zorgid.cli.output import out_for
@@ -222,6 +223,7 @@ def test_a_newcomer_follows_the_printed_steps_through_flow_1b(tmp_path: Path) ->
             "/aanvraag",
             data={
                 "csrf": csrf_of(form),
+                "altcha": solved(technical),
                 "ura": ura.group(1),
                 "organisation_name": name.group(1).strip(),
                 "technical_name": TECHNICAL[0],

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from zorgid.core.i18n import N_, translate
 from zorgid.core.tokens import new_token
 from zorgid.orgdoc.document import MAX_DOCUMENT_BYTES
-from zorgid.registration.errors import FormInvalidError
+from zorgid.registration.errors import FormInvalidError, MailLimitError, ProofOfWorkError
 from zorgid.registration.views import AdminDetails, ApplicationForm
 from zorgid.web.auth import container_of
 from zorgid.web.client import client_ip
@@ -48,6 +48,23 @@ FORM_FIELDS = (
     "admin_email",
 )
 DETAIL_FIELDS = ("full_name", "birth_date", "phone")
+#: Where the form's proof-of-work widget fetches its challenge.
+CHALLENGE_PATH = "/aanvraag-controle"
+#: The widget's texts, in the page's language (the keys are the widget's own).
+WIDGET_TEXTS = {
+    "label": N_("I am a person (check)"),
+    "verify": N_("Check"),
+    "verifying": N_("Checking, please wait..."),
+    "waitAlert": N_("Checking, please wait..."),
+    "verified": N_("Checked: you can send the form"),
+    "verificationRequired": N_(
+        "Your browser has to do the check first: tick the box, or press the button again."
+    ),
+    "expired": N_("The check has expired. Tick the box to check again."),
+    "error": N_("The check did not work. Tick the box to try again, or reload the page."),
+    "loading": N_("Loading..."),
+    "reload": N_("Try again"),
+}
 #: What ``?gedaan=`` may say on a request's page; anything else is ignored.
 DONE = {
     "document": N_(
@@ -100,9 +117,19 @@ def _form_page(request: Request, csrf: str, shown: Shown | None = None) -> Respo
             "chosen": shown.chosen,
             "problems": shown.problems,
             "csrf": csrf,
+            "altcha_strings": {
+                key: translate(text, request_language(request))
+                for key, text in WIDGET_TEXTS.items()
+            },
         },
         status=shown.status,
     )
+
+
+@router.get(CHALLENGE_PATH)
+def challenge(request: Request) -> Response:
+    """A new proof-of-work challenge for the application form (ALTCHA, JSON)."""
+    return JSONResponse(container_of(request).proof_of_work.challenge())
 
 
 @router.get("/aanvraag")
@@ -137,16 +164,29 @@ def submit(request: Request, form: FormDep) -> Response:
         raise CsrfError
     values = {name: form.text(name, 400) for name in FORM_FIELDS}
     chosen = tuple(form.texts("applications", most=60, limit=100))
+    lang = request_language(request)
+    try:
+        # A solved challenge buys one try: its use is committed before the form is judged.
+        solved = container.proof_of_work.check(form.text("altcha", 8000))
+        with container.unit_of_work() as session:
+            container.proof_of_work.redeem(solved, session)
+    except ProofOfWorkError as error:
+        # Most often a browser that has not finished yet: the form again, not an error page.
+        shown = Shown(values, {"altcha": error.public_message(lang)}, 200, chosen)
+        return _form_page(request, csrf, shown)
     try:
         with container.unit_of_work() as session:
             submitted = container.registration(session).submit(
                 ApplicationForm(applications=chosen, **values),
-                language=request_language(request),
+                language=lang,
                 source=client_ip(request),
             )
     except FormInvalidError as error:
-        problems = problem_texts(error.problems, request_language(request))
+        problems = problem_texts(error.problems, lang)
         return _form_page(request, csrf, Shown(values, problems, 400, chosen))
+    except MailLimitError as error:
+        limited = Shown(values, {"form": error.public_message(lang)}, 429, chosen)
+        return _form_page(request, csrf, limited)
     response = render(request, "registration_submitted.html", {"submitted": submitted})
     # A new form gets a new cookie: pressing reload here cannot send the request twice.
     response.delete_cookie(FORM_COOKIE, path=FORM_COOKIE_PATH)
