@@ -3,16 +3,26 @@ every 405), and an OpenAPI document that names every route the app answers."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+import httpx
+import pytest
 from starlette.routing import Mount, Route
 
+from tests.support.clock import ManualClock
+from tests.support.server import Browser, serve_process, start_live
+from zorgid.settings import SettingsError, from_environment
+
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
     from fastapi import FastAPI
 
-    from tests.support.server import Browser, Live
+    from tests.support.server import Live
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 SAMPLE = "AAAAAAAAAAAAAAAAAAAAAA"  # fits every path parameter (ids are 22 characters)
@@ -51,3 +61,39 @@ def test_static_files_are_the_only_mount(live: Live) -> None:
     assert live.app is not None
     mounts = [r.path for r in live.app.router.routes if isinstance(r, Mount)]
     assert mounts == ["/static"]
+
+
+@pytest.fixture
+def narrow_live(tmp_path: Path, database_url: str) -> Iterator[Live]:
+    """The service with its metrics open to a network the tests are not on."""
+    clock = ManualClock(dt.datetime.now(dt.UTC))
+    yield from start_live(tmp_path, database_url, clock, metrics_allow="192.0.2.0/24, 10.1.2.3")
+
+
+def test_metrics_answer_loopback_by_default(browser: Browser) -> None:
+    response = browser.get("/metrics")
+    assert response.status_code == 200
+    assert "zorgid_http_requests_total" in response.text
+
+
+def test_metrics_are_not_found_from_an_address_outside_the_allow_list(narrow_live: Live) -> None:
+    response = Browser(narrow_live.url).get("/metrics", headers={"accept": "application/json"})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert "zorgid_http" not in response.text
+
+
+def test_behind_a_proxy_metrics_are_judged_on_the_forwarded_client(
+    tmp_path: Path, database_url: str
+) -> None:
+    with serve_process(tmp_path, database_url, ZORGID_FORWARDED_ALLOW_IPS="127.0.0.1") as url:
+        direct = httpx.get(f"{url}/metrics")
+        relayed = httpx.get(f"{url}/metrics", headers={"x-forwarded-for": "203.0.113.9"})
+    assert direct.status_code == 200
+    assert relayed.status_code == 404
+
+
+def test_a_metrics_allow_list_that_is_not_addresses_stops_the_start() -> None:
+    with pytest.raises(SettingsError) as refused:
+        from_environment({"ZORGID_METRICS_ALLOW": "127.0.0.1, everyone"})
+    assert refused.value.params["name"] == "ZORGID_METRICS_ALLOW"

@@ -224,3 +224,27 @@ def browser(live: Live) -> Iterator[Browser]:
         yield b
     finally:
         b.client.close()
+
+
+@contextlib.contextmanager
+def serve_process(data_dir: Path, database_url: str, **env: str) -> Iterator[str]:
+    """``zorgid serve`` in its own process on a free port, on ``database_url``: its base URL.
+
+    The keys are made in ``data_dir`` first (as ``zorgid init`` does); ``env`` adds settings.
+    """
+    build(Settings(data_dir=data_dir, database_url=database_url), create_keys=True).close()
+    port = free_port()
+    process = start_serve(
+        {
+            "ZORGID_DATA_DIR": str(data_dir),
+            "ZORGID_DATABASE_URL": database_url,
+            "ZORGID_LOG_LEVEL": "warning",
+            **env,
+        },
+        port,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
