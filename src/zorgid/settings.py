@@ -50,6 +50,11 @@ class Settings:
     #: Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated, as
     #: uvicorn's forwarded_allow_ips); empty: the peer address is the client's.
     forwarded_allow_ips: str = ""
+    #: A request's head (request line and header fields): at most this many bytes and fields
+    #: (more: 431), complete within this many seconds of its first byte (else: closed).
+    http_max_head_bytes: int = 32_768
+    http_max_headers: int = 100
+    http_head_timeout_seconds: int = 10
     #: Client addresses or networks (comma-separated) that may read ``/metrics``; others get 404.
     metrics_allow: str = "127.0.0.1,::1"
     #: Requests per minute per client address that create a login or try a secret (0: none).

@@ -28,6 +28,7 @@ import uvicorn
 
 from tests.support.clock import ManualClock
 from zorgid.bootstrap import build
+from zorgid.cli.service import open_container
 from zorgid.settings import Settings
 from zorgid.web.app import create_app
 
@@ -230,9 +231,10 @@ def browser(live: Live) -> Iterator[Browser]:
 def serve_process(data_dir: Path, database_url: str, **env: str) -> Iterator[str]:
     """``zorgid serve`` in its own process on a free port, on ``database_url``: its base URL.
 
-    The keys are made in ``data_dir`` first (as ``zorgid init`` does); ``env`` adds settings.
+    The keys and the schema are made first (as ``zorgid init`` does); ``env`` adds settings.
     """
-    build(Settings(data_dir=data_dir, database_url=database_url), create_keys=True).close()
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    open_container(settings, create_keys=True, migrate=True).close()
     port = free_port()
     process = start_serve(
         {
