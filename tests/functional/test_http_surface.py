@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from starlette.routing import Mount, Route
+from fastapi.routing import iter_route_contexts
 
 from tests.support.clock import ManualClock
 from tests.support.server import Browser, serve_process, start_live
 from zorgid.settings import SettingsError, from_environment
+from zorgid.web.openapi import OPERATIONS, routes
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -31,8 +32,8 @@ SAMPLE = "AAAAAAAAAAAAAAAAAAAAAA"  # fits every path parameter (ids are 22 chara
 def declared_methods(app: FastAPI) -> dict[str, set[str]]:
     """Path template -> every method a route declares for it."""
     methods: dict[str, set[str]] = defaultdict(set)
-    for route in app.router.routes:
-        if isinstance(route, Route) and route.methods:
+    for route in iter_route_contexts(app.router.routes):
+        if route.methods and route.path:
             methods[route.path] |= route.methods
     return dict(methods)
 
@@ -48,7 +49,7 @@ def test_every_405_says_which_methods_the_address_allows(live: Live, browser: Br
             said = {m.strip() for m in response.headers.get("allow", "").split(",")}
             assert said == allowed, (method, path, said)
             checked += 1
-    assert checked > 40
+    assert checked > 150
 
 
 def test_a_405_on_static_files_allows_get_and_head(browser: Browser) -> None:
@@ -59,7 +60,7 @@ def test_a_405_on_static_files_allows_get_and_head(browser: Browser) -> None:
 
 def test_static_files_are_the_only_mount(live: Live) -> None:
     assert live.app is not None
-    mounts = [r.path for r in live.app.router.routes if isinstance(r, Mount)]
+    mounts = [r.path for r in iter_route_contexts(live.app.router.routes) if not r.methods]
     assert mounts == ["/static"]
 
 
@@ -97,3 +98,38 @@ def test_a_metrics_allow_list_that_is_not_addresses_stops_the_start() -> None:
     with pytest.raises(SettingsError) as refused:
         from_environment({"ZORGID_METRICS_ALLOW": "127.0.0.1, everyone"})
     assert refused.value.params["name"] == "ZORGID_METRICS_ALLOW"
+
+
+def test_the_openapi_document_names_every_route_and_only_those(
+    browser: Browser, live: Live
+) -> None:
+    assert live.app is not None
+    doc = browser.get("/api/openapi.json").json()
+    described = {
+        (method.upper(), path) for path, operations in doc["paths"].items() for method in operations
+    }
+    assert described == routes(live.app)
+    assert described == set(OPERATIONS)
+
+
+def test_the_openapi_document_describes_every_body_and_no_422(browser: Browser) -> None:
+    doc = browser.get("/api/openapi.json").json()
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            assert "422" not in operation["responses"] or path.endswith("/document"), path
+            if method == "post":
+                assert operation["requestBody"]["content"], (method, path)
+            for status, answer in operation["responses"].items():
+                if status.startswith("4"):
+                    schema = answer["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Error"}, (path, status)
+    forms = doc["paths"]["/aanvraag"]["post"]["requestBody"]["content"]
+    fields = forms["application/x-www-form-urlencoded"]["schema"]["properties"]
+    assert {"csrf", "ura", "admin_email", "applications"} <= set(fields)
+    upload = doc["paths"]["/aanvraag/{token}/document"]["post"]["requestBody"]["content"]
+    assert upload["multipart/form-data"]["schema"]["properties"]["document"]["format"] == "binary"
+    scan = doc["paths"]["/api/app/v1/logins/{login_id}/scan"]["post"]
+    assert scan["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ScanRequest"
+    }
+    assert "ScanRequest" in doc["components"]["schemas"]

@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
@@ -146,11 +147,11 @@ def allowed_methods(request: Request) -> str:
         "root_path": request.scope.get("app_root_path", request.scope.get("root_path", "")),
     }
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    for route in iter_route_contexts(request.app.router.routes):
         match, _ = route.matches(scope)
         if match is Match.NONE:
             continue
-        methods |= getattr(route, "methods", None) or {"GET", "HEAD"}  # a mount: static files
+        methods |= route.methods or {"GET", "HEAD"}  # no methods: a mount (static files)
     return ", ".join(sorted(methods))
 
 
