@@ -142,16 +142,27 @@ def wait_until_up(
         time.sleep(0.1)
 
 
-def start_serve(env: Mapping[str, str], port: int) -> subprocess.Popen[str]:
-    """``zorgid serve`` in its own process on ``port`` (settings from ``env``), once ready."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "zorgid", "serve", "--port", str(port)],
-        env={**os.environ, "ZORGID_PUBLIC_URL": f"http://127.0.0.1:{port}", **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    wait_until_up(process, f"http://127.0.0.1:{port}/readyz", lambda: process.communicate()[0])
+def start_serve(
+    env: Mapping[str, str], port: int, log: Path | None = None
+) -> subprocess.Popen[str]:
+    """``zorgid serve`` in its own process on ``port`` (settings from ``env``), once ready.
+
+    Its output goes to ``log`` when given: a pipe nobody reads would stop the server once full.
+    """
+    with contextlib.ExitStack() as files:
+        output = files.enter_context(log.open("w")) if log else subprocess.PIPE
+        process = subprocess.Popen(
+            [sys.executable, "-m", "zorgid", "serve", "--port", str(port)],
+            env={**os.environ, "ZORGID_PUBLIC_URL": f"http://127.0.0.1:{port}", **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def said() -> str:
+        return log.read_text() if log else process.communicate()[0]
+
+    wait_until_up(process, f"http://127.0.0.1:{port}/readyz", said)
     return process
 
 
@@ -244,6 +255,7 @@ def serve_process(data_dir: Path, database_url: str, **env: str) -> Iterator[str
             **env,
         },
         port,
+        data_dir / "serve.log",
     )
     try:
         yield f"http://127.0.0.1:{port}"
