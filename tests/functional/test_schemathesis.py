@@ -44,10 +44,6 @@ EXCLUDED: dict[CheckFunction, str] = {
         "fuzzer makes up name nothing that exists (404, 403, 400), and the document cannot say "
         "which values exist."
     ),
-    checks.ignored_auth: (
-        "The document declares no security scheme: pages are public or answer 401/403 "
-        "themselves, which status_code_conformance checks."
-    ),
 }
 CASES: Counter[str] = Counter()
 STATUSES: defaultdict[tuple[str, str, str], set[int]] = defaultdict(set)
