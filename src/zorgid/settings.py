@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from zorgid.errors import ZorgidError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from ipaddress import IPv4Network, IPv6Network
 
 
 class SettingsError(ZorgidError):
@@ -55,6 +57,13 @@ class Settings:
     #: Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated, as
     #: uvicorn's forwarded_allow_ips); empty: the peer address is the client's.
     forwarded_allow_ips: str = ""
+    #: A request's head (request line and header fields): at most this many bytes and fields
+    #: (more: 431), complete within this many seconds of its first byte (else: closed).
+    http_max_head_bytes: int = 32_768
+    http_max_headers: int = 100
+    http_head_timeout_seconds: int = 10
+    #: Client addresses or networks (comma-separated) that may read ``/metrics``; others get 404.
+    metrics_allow: str = "127.0.0.1,::1"
     #: Requests per minute per client address that create a login or try a secret (0: none).
     rate_limit_per_minute: int = 300
     activation_ttl_minutes: int = 60
@@ -128,6 +137,15 @@ class Settings:
     def public_host(self) -> str:
         """The host (and port) part of the public URL, as the app shows it."""
         return self.public_url.split("://", 1)[-1].split("/", 1)[0]
+
+    @property
+    def metrics_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """The networks of ``metrics_allow``."""
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in self.metrics_allow.split(",")
+            if part.strip()
+        )
 
     @staticmethod
     def paths(value: str) -> tuple[Path, ...]:
@@ -218,3 +236,11 @@ def _check(settings: Settings) -> None:
             value=str(settings.pin_max_failures),
             reason=N_("It must be larger than ZORGID_PIN_FREE_TRIES, which must be at least 1."),
         )
+    try:
+        settings.metrics_networks  # noqa: B018 - parsed here to refuse a bad value at start
+    except ValueError:
+        raise SettingsError(
+            name="ZORGID_METRICS_ALLOW",
+            value=settings.metrics_allow,
+            reason=N_("Give IP addresses or networks (10.0.0.0/8), comma-separated."),
+        ) from None

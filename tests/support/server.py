@@ -28,6 +28,7 @@ import uvicorn
 
 from tests.support.clock import ManualClock
 from zorgid.bootstrap import build
+from zorgid.cli.service import open_container
 from zorgid.settings import Settings
 from zorgid.web.app import create_app
 
@@ -141,16 +142,27 @@ def wait_until_up(
         time.sleep(0.1)
 
 
-def start_serve(env: Mapping[str, str], port: int) -> subprocess.Popen[str]:
-    """``zorgid serve`` in its own process on ``port`` (settings from ``env``), once ready."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "zorgid", "serve", "--port", str(port)],
-        env={**os.environ, "ZORGID_PUBLIC_URL": f"http://127.0.0.1:{port}", **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    wait_until_up(process, f"http://127.0.0.1:{port}/readyz", lambda: process.communicate()[0])
+def start_serve(
+    env: Mapping[str, str], port: int, log: Path | None = None
+) -> subprocess.Popen[str]:
+    """``zorgid serve`` in its own process on ``port`` (settings from ``env``), once ready.
+
+    Its output goes to ``log`` when given: a pipe nobody reads would stop the server once full.
+    """
+    with contextlib.ExitStack() as files:
+        output = files.enter_context(log.open("w")) if log else subprocess.PIPE
+        process = subprocess.Popen(
+            [sys.executable, "-m", "zorgid", "serve", "--port", str(port)],
+            env={**os.environ, "ZORGID_PUBLIC_URL": f"http://127.0.0.1:{port}", **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def said() -> str:
+        return log.read_text() if log else process.communicate()[0]
+
+    wait_until_up(process, f"http://127.0.0.1:{port}/readyz", said)
     return process
 
 
@@ -224,3 +236,29 @@ def browser(live: Live) -> Iterator[Browser]:
         yield b
     finally:
         b.client.close()
+
+
+@contextlib.contextmanager
+def serve_process(data_dir: Path, database_url: str, **env: str) -> Iterator[str]:
+    """``zorgid serve`` in its own process on a free port, on ``database_url``: its base URL.
+
+    The keys and the schema are made first (as ``zorgid init`` does); ``env`` adds settings.
+    """
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    open_container(settings, create_keys=True, migrate=True).close()
+    port = free_port()
+    process = start_serve(
+        {
+            "ZORGID_DATA_DIR": str(data_dir),
+            "ZORGID_DATABASE_URL": database_url,
+            "ZORGID_LOG_LEVEL": "warning",
+            **env,
+        },
+        port,
+        data_dir / "serve.log",
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)

@@ -203,6 +203,7 @@ def run_server(container: Container, out: Out, *, routers: Sequence[APIRouter] =
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
     from zorgid.web.observability import configure_logging  # noqa: PLC0415
+    from zorgid.web.server import HeadLimits, guarded  # noqa: PLC0415
 
     settings = container.settings
     configure_logging(json_logs=settings.environment == "production", level=settings.log_level)
@@ -218,4 +219,12 @@ def run_server(container: Container, out: Out, *, routers: Sequence[APIRouter] =
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
         server_header=False,
+        # Limits on a request's head that uvicorn has no option for (zorgid.web.server).
+        http=guarded(
+            HeadLimits(
+                max_head_bytes=settings.http_max_head_bytes,
+                max_headers=settings.http_max_headers,
+                head_timeout=settings.http_head_timeout_seconds,
+            )
+        ),
     )

@@ -62,6 +62,10 @@ class InboundHandler(Protocol):
         ...
 
 
+#: The greeting's text after the host name: neutral, naming neither library nor version.
+BANNER = "ESMTP"
+
+
 class _Smtp(SMTP):
     """aiosmtpd's SMTP, telling the hooks when DATA was refused for its size."""
 
@@ -184,4 +188,6 @@ class InboundServer(ListeningServer):
             port=port,
             smtp_class=_Lmtp if lmtp else _Smtp,
             data_size_limit=max_bytes,
+            # aiosmtpd greets with "Python SMTP <version>": no need to tell who we are.
+            ident=BANNER,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from fastapi import FastAPI
@@ -18,6 +18,7 @@ from zorgid.bootstrap import MailRuntime
 from zorgid.core import useragent
 from zorgid.web import errors, fastpath
 from zorgid.web.observability import Metrics, RequestObserver
+from zorgid.web.openapi import document as openapi_document
 from zorgid.web.pages import STATIC
 from zorgid.web.ratelimit import RateLimit, peer_address
 from zorgid.web.routes import app_api, applications, backoffice, ops, portal, registration
@@ -107,6 +108,14 @@ def create_app(container: Container) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.container = container
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi_document(app)
+        return app.openapi_schema
+
+    # The whole document, not only FastAPI's routes (zorgid.web.openapi).
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.mail = mail
     app.state.metrics = Metrics()
     errors.install(app)

@@ -36,7 +36,7 @@ _CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
 
 def catcher_router(catcher: MailCatcher) -> APIRouter:
     """The routes of the demo mailbox around ``catcher``."""
-    router = APIRouter()
+    router = APIRouter(include_in_schema=False)
 
     def caught(message_id: str) -> CaughtMessage:
         try:

@@ -11,8 +11,10 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
 from zorgid.core.i18n import N_, translate
 from zorgid.errors import ZorgidError
@@ -159,11 +161,38 @@ def error_body(error: ZorgidError, lang: str) -> dict[str, Any]:
     return {"error": body}
 
 
-def error_response(request: Request, error: ZorgidError, status: int | None = None) -> Response:
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` header for the request's path: the methods of every route that matches it.
+
+    Starlette's 405 names only the first route matching the path; ours may be several (a page's
+    GET and its form's POST are separate routes).
+    """
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": request.scope["path"],
+        # Inside a mount root_path has grown by the mount's path; the app's own is kept here.
+        "root_path": request.scope.get("app_root_path", request.scope.get("root_path", "")),
+    }
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):
+        match, _ = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        methods |= route.methods or {"GET", "HEAD"}  # no methods: a mount (static files)
+    return ", ".join(sorted(methods))
+
+
+def error_response(
+    request: Request,
+    error: ZorgidError,
+    status: int | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     """The response for ``error``: JSON for the API, a page otherwise."""
     status = status or STATUS.get(error.code, 400)
     lang = request_language(request)
-    headers = {}
+    headers = dict(headers or {})
     if "retry_after" in error.params:
         headers["Retry-After"] = str(error.params["retry_after"])
     if wants_json(request):
@@ -209,7 +238,7 @@ def install(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)  # noqa: S101
         if exc.status_code == 405:  # noqa: PLR2004 - the HTTP status
-            return error_response(request, MethodError(), 405)
+            return error_response(request, MethodError(), 405, {"Allow": allowed_methods(request)})
         if exc.status_code == 404:  # noqa: PLR2004
             return error_response(request, NotFoundError(), 404)
         return error_response(

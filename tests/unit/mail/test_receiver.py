@@ -5,6 +5,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import aiosmtpd
 import pytest
 
 from zorgid.core.i18n import N_
@@ -205,3 +206,15 @@ def test_lmtp_refuses_ehlo(handler: RecordingHandler) -> None:
         server.stop()
 
     assert code == 500
+
+
+def test_the_greeting_names_neither_library_nor_version(server: InboundServer) -> None:
+    with smtplib.SMTP(timeout=10) as client:
+        code, greeting = client.connect(server.host, server.port)
+        _, extensions = client.ehlo("client.test")
+
+    assert code == 220
+    assert greeting.decode() == f"{server.host} ESMTP"
+    said = (greeting + extensions).decode().lower()
+    assert "python" not in said
+    assert aiosmtpd.__version__ not in said
