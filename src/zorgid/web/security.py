@@ -55,12 +55,21 @@ class SecurityHeaders:
 
 def csrf_token(secret: bytes, binding: str) -> str:
     """The CSRF token for a browser, bound to its login or session cookie."""
-    mac = hmac.new(secret, b"zorgid-csrf-v1\0" + binding.encode(), hashlib.sha256).digest()
+    mac = hmac.new(secret, b"zorgid-csrf-v1\0" + _utf8(binding), hashlib.sha256).digest()
     return b64url(mac)
 
 
 def csrf_ok(secret: bytes, binding: str | None, token: str | None) -> bool:
-    """Whether ``token`` is the CSRF token for ``binding`` (constant time)."""
+    """Whether ``token`` is the CSRF token for ``binding`` (constant time).
+
+    Compared as bytes: ``hmac.compare_digest`` refuses ``str`` with anything but ASCII (a
+    TypeError, which was a 500 for one non-ASCII character in the field).
+    """
     if not binding or not token:
         return False
-    return hmac.compare_digest(csrf_token(secret, binding), token)
+    return hmac.compare_digest(csrf_token(secret, binding).encode(), _utf8(token))
+
+
+def _utf8(text: str) -> bytes:
+    # Any text a request can carry, lone surrogates included, becomes bytes without an error.
+    return text.encode("utf-8", "surrogatepass")

@@ -71,6 +71,9 @@ async def home(request: Request) -> Response:
             return render(
                 request, "home.html", _home_context(container, person, token, registrations)
             )
+    if request.method == "HEAD":
+        # The headers of the login page, without starting a login nobody can see.
+        return Response(media_type="text/html; charset=utf-8")
     started = await container.logins.start(
         client_ip=client_ip(request), user_agent=user_agent(request)
     )
@@ -205,9 +208,9 @@ async def enter_code(request: Request) -> Response:
     fields = await form_fields(request, "code", "csrf")
     code, csrf = fields["code"], fields["csrf"]
     secret = request.cookies.get(LOGIN_COOKIE, "")
+    if not csrf_ok(container.keys.secret, secret, csrf):
+        raise CsrfError  # not a typing mistake: the error page, not the form again
     try:
-        if not csrf_ok(container.keys.secret, secret, csrf):
-            raise CsrfError
         await container.logins.enter_code(login_id, secret, code, source=client_ip(request))
     except ZorgidError as error:
         if wants_json(request):
