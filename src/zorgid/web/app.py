@@ -23,6 +23,8 @@ from zorgid.web.security import SecurityHeaders
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from starlette.types import ASGIApp
+
     from zorgid.bootstrap import Container
 
 
@@ -44,6 +46,21 @@ async def _purge_periodically(container: Container) -> None:
         await asyncio.sleep(PURGE_SECONDS)
 
 
+class ZorgidApp(FastAPI):
+    """FastAPI with the security headers and the request log around everything.
+
+    Middleware added with ``add_middleware`` runs inside Starlette's ServerErrorMiddleware, so
+    the 500 page of a defect (and FastAPI's own body-limit answer) would leave without the
+    headers and unlogged; these two wrap the whole stack instead.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """The app's stack inside the request log and the security headers."""
+        return RequestObserver(
+            SecurityHeaders(super().build_middleware_stack()), metrics=self.state.metrics
+        )
+
+
 def create_app(container: Container) -> FastAPI:
     """The service's ASGI app."""
     mail = MailRuntime(container)
@@ -62,7 +79,7 @@ def create_app(container: Container) -> FastAPI:
             await run_in_threadpool(mail.stop)
             await container.events.stop()
 
-    app = FastAPI(
+    app = ZorgidApp(
         title="ZORG-ID",
         version=__version__,
         lifespan=lifespan,
@@ -86,6 +103,4 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(
         RateLimit, per_minute=container.settings.rate_limit_per_minute, client=peer_address
     )
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestObserver, metrics=app.state.metrics)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,21 @@ def environment() -> Environment:
     )
 
 
+#: What a path segment may hold unencoded (RFC 3986 pchar, without ``%``: a decoded path's ``%``
+#: is a character of its own).
+_PCHAR = "/-._~!$&'()*+,;=:@"
+
+
+def own_path(path: str) -> str:
+    """A request's (decoded) path as a link to the same page on this site.
+
+    ``//evil.example/x`` (or ``/%2F%2Fevil.example/x``) would be a scheme-relative link to
+    another host, and browsers read a backslash as a slash and drop tabs and newlines from addresses:
+    the path gets one leading slash and everything else percent-encoded.
+    """
+    return "/" + urllib.parse.quote(path.lstrip("/"), safe=_PCHAR)
+
+
 def render(
     request: Request,
     template: str,
@@ -51,7 +67,7 @@ def render(
                 "lang": lang,
                 "other_lang": "en" if lang == "nl" else "nl",
                 "service_name": container.settings.service_name,
-                "path": request.url.path,
+                "path": own_path(request.scope["path"]),
                 **context,
             }
         )
