@@ -41,8 +41,8 @@ def own_path(path: str) -> str:
     """A request's (decoded) path as a link to the same page on this site.
 
     ``//evil.example/x`` (or ``/%2F%2Fevil.example/x``) would be a scheme-relative link to
-    another host, and browsers read a backslash as a slash and drop tabs and newlines from addresses:
-    the path gets one leading slash and everything else percent-encoded.
+    another host, and browsers read a backslash as a slash and drop tabs and newlines from
+    addresses: the path gets one leading slash and everything else percent-encoded.
     """
     return "/" + urllib.parse.quote(path.lstrip("/"), safe=_PCHAR)
 
