@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 from zorgid import __version__
 from zorgid.bootstrap import MailRuntime
 from zorgid.web import errors, fastpath
+from zorgid.web.bodylimit import BodyLimit
 from zorgid.web.observability import Metrics, RequestObserver
 from zorgid.web.pages import STATIC
 from zorgid.web.ratelimit import RateLimit, peer_address
@@ -47,17 +48,18 @@ async def _purge_periodically(container: Container) -> None:
 
 
 class ZorgidApp(FastAPI):
-    """FastAPI with the security headers and the request log around everything.
+    """FastAPI with the request log, the security headers and the body limit around everything.
 
     Middleware added with ``add_middleware`` runs inside Starlette's ServerErrorMiddleware, so
-    the 500 page of a defect (and FastAPI's own body-limit answer) would leave without the
-    headers and unlogged; these two wrap the whole stack instead.
+    the 500 page of a defect would leave without the headers and unlogged; these wrap the whole
+    stack instead.
     """
 
     def build_middleware_stack(self) -> ASGIApp:
-        """The app's stack inside the request log and the security headers."""
+        """The app's stack inside the body limit, the security headers and the request log."""
         return RequestObserver(
-            SecurityHeaders(super().build_middleware_stack()), metrics=self.state.metrics
+            SecurityHeaders(BodyLimit(super().build_middleware_stack())),
+            metrics=self.state.metrics,
         )
 
 

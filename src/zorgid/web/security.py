@@ -26,10 +26,14 @@ HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
 ]
 NO_STORE = (b"cache-control", b"no-store")
+CLOSE = (b"connection", b"close")
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware (no per-request task, unlike BaseHTTPMiddleware)."""
+    """Pure ASGI middleware (no per-request task, unlike BaseHTTPMiddleware).
+
+    Also closes the connection after a response given before its request's body ended.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -40,6 +44,18 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         static = scope["path"].startswith("/static/")
+        request_headers = dict(scope.get("headers", []))
+        # A body is coming when the request announces one (HTTP/1.1: a length or chunks).
+        unread = request_headers.get(b"content-length", b"0") not in {b"", b"0"} or (
+            b"transfer-encoding" in request_headers
+        )
+
+        async def receive_body() -> Message:
+            nonlocal unread
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                unread = False
+            return message
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -47,10 +63,14 @@ class SecurityHeaders:
                 headers.extend(HEADERS)
                 if not static:
                     headers.append(NO_STORE)
+                if unread:
+                    # Answered before the body ended (a 413, a refusal that did not need it):
+                    # the connection closes, so the server stops reading what is left of it.
+                    headers.append(CLOSE)
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive_body, send_with_headers)
 
 
 def csrf_token(secret: bytes, binding: str) -> str:

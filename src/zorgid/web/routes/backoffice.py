@@ -27,7 +27,7 @@ from zorgid.core.i18n import N_
 from zorgid.errors import ZorgidError
 from zorgid.registration.errors import FormInvalidError, RequestUnknownError
 from zorgid.registration.states import RegistrationState
-from zorgid.web.auth import OperatorDep, Visitor, container_of
+from zorgid.web.auth import OperatorDep, Visitor, container_of, require_operator
 from zorgid.web.client import client_ip
 from zorgid.web.errors import STATUS, InvalidRequestError
 from zorgid.web.forms import Form, Shown, problem_texts, read_form
@@ -69,9 +69,14 @@ class Posted:
     form: Form
 
 
-async def operator_post(request: Request, operator: OperatorDep) -> Posted:
-    """The operator (checked first) and their form, refused without the session's token."""
+async def operator_post(request: Request) -> Posted:
+    """The operator and their form, refused without the session's token.
+
+    The body is read first (within its limit): one over the limit is a 413 for anyone, the
+    same answer every route gives, before the visitor is asked who they are.
+    """
     form = await read_form(request)
+    operator = await require_operator(request)
     operator.check_csrf(container_of(request).keys.secret, form.text("csrf"))
     return Posted(operator, form)
 

@@ -7,7 +7,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -19,8 +19,9 @@ from zorgid.registration.service import AWAITS_FIRST_LOGIN
 from zorgid.web.auth import SESSION_COOKIE, container_of
 from zorgid.web.client import client_ip, user_agent
 from zorgid.web.errors import CsrfError, error_response, wants_json
-from zorgid.web.fastpath import form_fields, route
+from zorgid.web.fastpath import MAX_FIELD, form_fields, route
 from zorgid.web.fastpath import login_id as fast_login_id
+from zorgid.web.forms import read_form
 from zorgid.web.language import request_language
 from zorgid.web.pages import render
 from zorgid.web.security import csrf_ok, csrf_token
@@ -37,7 +38,6 @@ router = APIRouter()
 
 LOGIN_COOKIE = "zorgid_login"
 Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{22}$")]
-Field = Annotated[str, Form(max_length=100)]
 STREAM_SECONDS = 300.0
 ROLE_NAMES = {
     "operator": N_("Operator"),
@@ -271,9 +271,10 @@ def _first_login(container: Container, person_id: str, source: str) -> None:
 
 
 @router.post("/logout")
-async def logout(request: Request, csrf: Field = "") -> Response:
+async def logout(request: Request) -> Response:
     """End the portal session everywhere."""
     container = container_of(request)
+    csrf = (await read_form(request)).text("csrf", MAX_FIELD)
     token = request.cookies.get(SESSION_COOKIE, "")
     if not csrf_ok(container.keys.secret, token, csrf):
         raise CsrfError

@@ -17,13 +17,14 @@ from starlette.responses import RedirectResponse, Response
 
 from zorgid.core.i18n import N_, translate
 from zorgid.core.tokens import new_token
+from zorgid.errors import ZorgidError
 from zorgid.orgdoc.document import MAX_DOCUMENT_BYTES
 from zorgid.registration.errors import FormInvalidError
 from zorgid.registration.views import AdminDetails, ApplicationForm
 from zorgid.web.auth import container_of
 from zorgid.web.client import client_ip
-from zorgid.web.errors import CsrfError
-from zorgid.web.forms import Form, Shown, TooLargeError, problem_texts, read_form
+from zorgid.web.errors import CsrfError, TooLargeError
+from zorgid.web.forms import Form, Shown, problem_texts, read_form
 from zorgid.web.language import request_language
 from zorgid.web.pages import render
 from zorgid.web.security import csrf_ok, csrf_token
@@ -36,8 +37,6 @@ router = APIRouter()
 FORM_COOKIE = "zorgid_form"
 FORM_COOKIE_PATH = "/aanvraag"
 MAX_COOKIE = 100
-#: The document's own limit plus room for the form around it; more is refused unread.
-UPLOAD_LIMIT = MAX_DOCUMENT_BYTES + 32 * 1024
 Token = Annotated[str, Path(max_length=200)]
 FORM_FIELDS = (
     "ura",
@@ -190,16 +189,19 @@ async def upload(token: Token, request: Request) -> Response:
     container = container_of(request)
     lang = request_language(request)
     try:
-        form = await read_form(request, UPLOAD_LIMIT)
-    except TooLargeError:
-        return await run_in_threadpool(
-            _request_page,
-            request,
-            token,
-            error=translate(FILE_TOO_LARGE, lang),
-            code=TooLargeError.code,
-            status=413,
-        )
+        form = await read_form(request)
+    except TooLargeError as too_large:
+        try:
+            return await run_in_threadpool(
+                _request_page,
+                request,
+                token,
+                error=translate(FILE_TOO_LARGE, lang),
+                code=TooLargeError.code,
+                status=413,
+            )
+        except ZorgidError:  # no such request to show the message on: the 413 itself
+            raise too_large from None
     if not csrf_ok(container.keys.secret, _binding("request", token), form.text("csrf")):
         raise CsrfError
     data = form.file("document")
