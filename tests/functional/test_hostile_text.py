@@ -17,6 +17,7 @@ from tests.support.portal import portal_session
 from tests.support.server import Browser, Live, read_login_page
 from zorgid.identity.models import Role
 from zorgid.login.models import LoginSession
+from zorgid.web.cookies import SESSION
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -47,7 +48,7 @@ def operator(live: Live) -> Iterator[Browser]:
     """A browser logged in as the operator, with a login of its own waiting (its cookie too)."""
     token = portal_session(live.container, email="op@zorgid.test", roles=[(Role.OPERATOR, None)])
     opened = Browser(live.url)
-    opened.cookies[("zorgid_session", "/")] = token
+    opened.cookies[(SESSION, "/")] = token
     opened.cookies[("zorgid_form", "/aanvraag")] = "form-cookie"
     try:
         yield opened
@@ -108,8 +109,8 @@ def test_hostile_tokens_codes_nonces_and_cookies_get_a_coded_4xx(
         anyone.get(
             f"{live.url}/login/{page.login_id}/status", headers={b"cookie": b"zorgid_login=" + raw}
         ),
-        anyone.get(f"{live.url}/", headers={b"cookie": b"zorgid_session=" + raw}),
-        anyone.get(f"{live.url}/beheer", headers={b"cookie": b"zorgid_session=" + raw}),
+        anyone.get(f"{live.url}/", headers={b"cookie": SESSION.encode() + b"=" + raw}),
+        anyone.get(f"{live.url}/beheer", headers={b"cookie": SESSION.encode() + b"=" + raw}),
     ]
     statuses = [(str(r.request.url), r.status_code) for r in answers]
     assert all(400 <= status < 500 or status == 200 for _, status in statuses), statuses

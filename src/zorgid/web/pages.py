@@ -11,7 +11,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
 from zorgid.core.i18n import translate
-from zorgid.web.language import LANG_COOKIE, request_language
+from zorgid.web import cookies
+from zorgid.web.language import request_language
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -74,12 +75,5 @@ def render(
     )
     response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
     if request.query_params.get("lang") == lang:
-        response.set_cookie(
-            LANG_COOKIE,
-            lang,
-            max_age=31536000,
-            httponly=True,
-            samesite="lax",
-            secure=container.settings.cookie_secure,
-        )
+        cookies.language(container.settings).set(response, lang, max_age=31536000)
     return response

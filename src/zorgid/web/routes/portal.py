@@ -16,7 +16,8 @@ from zorgid.errors import ZorgidError
 from zorgid.identity.models import Role
 from zorgid.login.errors import SessionInvalidError
 from zorgid.registration.service import AWAITS_FIRST_LOGIN
-from zorgid.web.auth import SESSION_COOKIE, container_of
+from zorgid.web import cookies
+from zorgid.web.auth import container_of
 from zorgid.web.client import client_ip, user_agent
 from zorgid.web.errors import CsrfError, error_response, wants_json
 from zorgid.web.fastpath import MAX_FIELD, form_fields, route
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
 router = APIRouter()
 
-LOGIN_COOKIE = "zorgid_login"
 Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{22}$")]
 STREAM_SECONDS = 300.0
 ROLE_NAMES = {
@@ -55,7 +55,8 @@ def _login_path(login_id: str) -> str:
 async def home(request: Request) -> Response:
     """The person's portal when logged in; otherwise a new QR login."""
     container = container_of(request)
-    token = request.cookies.get(SESSION_COOKIE)
+    session = cookies.session(container.settings)
+    token = request.cookies.get(session.name)
     if token:
         try:
             person = await container.logins.portal_person(token)
@@ -87,17 +88,11 @@ async def home(request: Request) -> Response:
             "expires_in": container.settings.login_ttl_seconds,
         },
     )
-    response.set_cookie(
-        LOGIN_COOKIE,
-        started.browser_secret,
-        max_age=container.settings.login_ttl_seconds + 60,
-        path=_login_path(started.login_id),
-        httponly=True,
-        secure=container.settings.cookie_secure,
-        samesite="strict",
+    cookies.login(container.settings, started.login_id).set(
+        response, started.browser_secret, max_age=container.settings.login_ttl_seconds + 60
     )
     if token:
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        session.delete(response)  # it no longer works: the browser forgets it
     return response
 
 
@@ -125,7 +120,7 @@ def _home_context(
 async def status(request: Request) -> Response:
     """The login's state as JSON (the polling fallback of the event stream)."""
     container, login_id = container_of(request), fast_login_id(request)
-    secret = request.cookies.get(LOGIN_COOKIE, "")
+    secret = request.cookies.get(cookies.LOGIN, "")
     state = await container.logins.browser_state(login_id, secret)
     return JSONResponse({"state": str(state)})
 
@@ -134,7 +129,7 @@ async def status(request: Request) -> Response:
 async def events(request: Request) -> Response:
     """Server-sent events: one ``state`` event per change, until the login ends."""
     container, login_id = container_of(request), fast_login_id(request)
-    secret = request.cookies.get(LOGIN_COOKIE, "")
+    secret = request.cookies.get(cookies.LOGIN, "")
 
     async def read() -> str:
         return str(await container.logins.browser_state(login_id, secret))
@@ -187,7 +182,7 @@ async def events(request: Request) -> Response:
 async def login_page(login_id: Id, request: Request) -> Response:
     """Where a browser without JavaScript lands after typing the code."""
     container = container_of(request)
-    secret = request.cookies.get(LOGIN_COOKIE, "")
+    secret = request.cookies.get(cookies.LOGIN, "")
     try:
         state = str(await container.logins.browser_state(login_id, secret))
     except ZorgidError:
@@ -207,7 +202,7 @@ async def enter_code(request: Request) -> Response:
     container, login_id = container_of(request), fast_login_id(request)
     fields = await form_fields(request, "code", "csrf")
     code, csrf = fields["code"], fields["csrf"]
-    secret = request.cookies.get(LOGIN_COOKIE, "")
+    secret = request.cookies.get(cookies.LOGIN, "")
     if not csrf_ok(container.keys.secret, secret, csrf):
         raise CsrfError  # not a typing mistake: the error page, not the form again
     try:
@@ -236,7 +231,7 @@ async def complete(request: Request) -> Response:
     """An approved login's browser gets a brand-new session cookie."""
     container, login_id = container_of(request), fast_login_id(request)
     csrf = (await form_fields(request, "csrf"))["csrf"]
-    secret = request.cookies.get(LOGIN_COOKIE, "")
+    secret = request.cookies.get(cookies.LOGIN, "")
     if not csrf_ok(container.keys.secret, secret, csrf):
         raise CsrfError
     source = client_ip(request)
@@ -252,16 +247,10 @@ async def complete(request: Request) -> Response:
         response = JSONResponse({"state": "completed", "next": "/"})
     else:
         response = RedirectResponse("/", status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        new.token,
-        max_age=container.settings.session_ttl_minutes * 60,
-        path="/",
-        httponly=True,
-        secure=container.settings.cookie_secure,
-        samesite="strict",
+    cookies.session(container.settings).set(
+        response, new.token, max_age=container.settings.session_ttl_minutes * 60
     )
-    response.delete_cookie(LOGIN_COOKIE, path=_login_path(login_id))
+    cookies.login(container.settings, login_id).delete(response)
     return response
 
 
@@ -275,12 +264,13 @@ async def logout(request: Request) -> Response:
     """End the portal session everywhere."""
     container = container_of(request)
     csrf = (await read_form(request)).text("csrf", MAX_FIELD)
-    token = request.cookies.get(SESSION_COOKIE, "")
+    session = cookies.session(container.settings)
+    token = request.cookies.get(session.name, "")
     if not csrf_ok(container.keys.secret, token, csrf):
         raise CsrfError
     await container.logins.end_portal_session(token, source=client_ip(request))
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    session.delete(response)
     return response
 
 

@@ -21,6 +21,7 @@ from zorgid.errors import ZorgidError
 from zorgid.orgdoc.document import MAX_DOCUMENT_BYTES
 from zorgid.registration.errors import FormInvalidError
 from zorgid.registration.views import AdminDetails, ApplicationForm
+from zorgid.web import cookies
 from zorgid.web.auth import container_of
 from zorgid.web.client import client_ip
 from zorgid.web.errors import CsrfError, TooLargeError
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
 
 router = APIRouter()
 
-FORM_COOKIE = "zorgid_form"
-FORM_COOKIE_PATH = "/aanvraag"
 MAX_COOKIE = 100
 Token = Annotated[str, Path(max_length=200)]
 FORM_FIELDS = (
@@ -108,21 +107,13 @@ def _form_page(request: Request, csrf: str, shown: Shown | None = None) -> Respo
 def application_form(request: Request) -> Response:
     """The application form the technical administrator fills in."""
     container = container_of(request)
-    cookie = request.cookies.get(FORM_COOKIE, "")
+    cookie = request.cookies.get(cookies.FORM, "")
     fresh = not cookie or len(cookie) > MAX_COOKIE
     if fresh:
         cookie = new_token()
     response = _form_page(request, csrf_token(container.keys.secret, _binding("form", cookie)))
     if fresh:
-        response.set_cookie(
-            FORM_COOKIE,
-            cookie,
-            max_age=24 * 3600,
-            path=FORM_COOKIE_PATH,
-            httponly=True,
-            secure=container.settings.cookie_secure,
-            samesite="strict",
-        )
+        cookies.form(container.settings).set(response, cookie, max_age=24 * 3600)
     return response
 
 
@@ -130,7 +121,7 @@ def application_form(request: Request) -> Response:
 def submit(request: Request, form: FormDep) -> Response:
     """Register the request; the technical administrator gets the e-mail with the document."""
     container = container_of(request)
-    cookie = request.cookies.get(FORM_COOKIE, "")[:MAX_COOKIE]
+    cookie = request.cookies.get(cookies.FORM, "")[:MAX_COOKIE]
     csrf = form.text("csrf")
     if not csrf_ok(container.keys.secret, _binding("form", cookie) if cookie else None, csrf):
         raise CsrfError
@@ -148,7 +139,7 @@ def submit(request: Request, form: FormDep) -> Response:
         return _form_page(request, csrf, Shown(values, problems, 400, chosen))
     response = render(request, "registration_submitted.html", {"submitted": submitted})
     # A new form gets a new cookie: pressing reload here cannot send the request twice.
-    response.delete_cookie(FORM_COOKIE, path=FORM_COOKIE_PATH)
+    cookies.form(container.settings).delete(response)
     return response
 
 
