@@ -77,3 +77,14 @@ def test_the_bucket_refills_with_time_and_is_per_address() -> None:
     assert limit._take("b") is None  # another address has its own bucket
     now[0] = 30.0
     assert limit._take("a") is None
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_head_and_logout_are_counted_like_the_requests_they_stand_for(limited: Live) -> None:
+    browser = Browser(limited.url)
+    for _ in range(3):
+        assert browser.request("HEAD", "/").status_code == 200
+    for _ in range(2):
+        assert browser.post("/logout", data={"csrf": "x"}).status_code == 403
+    assert browser.request("HEAD", "/").status_code == 429
+    assert browser.post("/logout", data={"csrf": "x"}).status_code == 429
