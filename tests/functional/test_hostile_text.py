@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.support.portal import portal_session
-from tests.support.server import Browser, Live, read_login_page
+from tests.support.server import Browser, Live, csrf_of, read_login_page
 from zorgid.identity.models import Role
 from zorgid.login.models import LoginSession
 from zorgid.web.cookies import SESSION
@@ -128,3 +128,50 @@ def test_head_is_counted_and_starts_no_login(live: Live, browser: Browser) -> No
     assert browser.get("/").status_code == 200  # a GET still starts one
     with live.container.reading() as session:
         assert session.scalar(select(func.count()).select_from(LoginSession)) == 1
+
+
+@pytest.mark.parametrize("value", ["%00", "%C3%A9%00x", "a%0D%0Ab"])
+def test_control_characters_in_back_office_lookups_are_a_400_not_a_database_error(
+    live: Live, operator: Browser, value: str
+) -> None:
+    # PostgreSQL refuses a NUL in any text (an error, not a miss): refused before the lookup.
+    csrf = csrf_of(operator.get("/").text)
+    token = operator.cookies[(SESSION, "/")]
+
+    def fresh() -> Browser:  # uvicorn closes a connection after an error: one each
+        opened = Browser(live.url)
+        opened.cookies[(SESSION, "/")] = token
+        return opened
+
+    answers = {
+        path: fresh().get(path).status_code
+        for path in (
+            f"/beheer/aanvragen/{value}",
+            f"/beheer/toepassingen/{value}",
+            f"/beheer/audit?onderwerp={value}",
+        )
+    }
+    answers[f"reject {value}"] = (
+        fresh()
+        .post(f"/beheer/aanvragen/{value}/afwijzen", data={"csrf": csrf, "reason": "r"})
+        .status_code
+    )
+    answers[f"approve {value}"] = (
+        fresh().post(f"/beheer/aanvragen/{value}/goedkeuren", data={"csrf": csrf}).status_code
+    )
+    assert all(400 <= status < 500 for status in answers.values()), answers
+
+
+def test_a_control_character_in_the_apps_device_label_is_a_400(browser: Browser) -> None:
+    answer = browser.post(
+        f"/api/app/v1/activations/{ID}",
+        json={
+            "nonce": "n",
+            "public_key": "A",
+            "pin": "13579",
+            "label": "a\u0000b",
+            "signature": "A",
+        },
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "bad_request"

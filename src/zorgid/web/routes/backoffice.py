@@ -41,8 +41,11 @@ if TYPE_CHECKING:
 
 router = APIRouter(prefix="/beheer")
 
-RequestId = Annotated[str, Path(max_length=64)]
-ApplicationId = Annotated[str, Path(max_length=100)]
+#: No control characters in what is looked up: PostgreSQL refuses a NUL in any text (an error,
+#: not a miss), and no id or subject of ours has one.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+RequestId = Annotated[str, Path(max_length=64, pattern=PRINTABLE)]
+ApplicationId = Annotated[str, Path(max_length=100, pattern=PRINTABLE)]
 AUDIT_PAGE = 50
 APPLICATION_FIELDS = ("id", "name", "vendor", "supports", "website")
 #: What ``?gedaan=`` may say; anything else is ignored.
@@ -395,7 +398,7 @@ def audit(
     request: Request,
     operator: OperatorDep,
     voor: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    onderwerp: Annotated[str, Query(max_length=128)] = "",
+    onderwerp: Annotated[str, Query(max_length=128, pattern=PRINTABLE)] = "",
 ) -> Response:
     """The audit trail, newest first, a page at a time; optionally about one subject."""
     container = container_of(request)
