@@ -26,7 +26,7 @@ ceremony (this client: about 1). The steps:
    /login/{id}/code`` types the code; the wait returns the challenge;
 5. app ``POST .../answer`` (approve, PIN, signature over the challenge);
 6. the browser's event stream says ``approved``;
-7. browser ``POST /login/{id}/complete`` (JSON), which sets ``zorgid_session``;
+7. browser ``POST /login/{id}/complete`` (JSON), which sets ``__Host-zorgid_session``;
 8. browser ``GET /`` with that session: the page must show the person's name.
 
 Eight HTTP requests make one ceremony. Each concurrency level (``--users``) is a closed loop:
@@ -907,11 +907,11 @@ class Client:
             form={"csrf": token},
             accept="application/json",
         )
-        session = _cookie(cookies, "zorgid_session")
+        session = _cookie(cookies, "__Host-zorgid_session")
         if not session:
             raise StepFailedError("POST complete: no session cookie")
         _, _, body, _ = await self.call(
-            "GET", "/", "GET / (portal)", cookie=f"zorgid_session={session}"
+            "GET", "/", "GET / (portal)", cookie=f"__Host-zorgid_session={session}"
         )
         if html.escape(name) not in body.decode():
             raise StepFailedError("GET / (portal): the person's name is missing")

@@ -63,6 +63,13 @@ def test_person_logs_in_by_scanning_the_portal_qr_with_the_app(live: Live, tmp_p
             page.wait_for_selector("#person-name", timeout=20000)
             assert page.inner_text("#person-name") == "Olga Operator"
             assert "Operator" in page.inner_text("#roles")
+            # Chromium keeps the __Host- session cookie from http://127.0.0.1 (a secure
+            # context), and a new page load is still logged in with it.
+            kept = {c["name"]: c for c in page.context.cookies()}
+            assert kept["__Host-zorgid_session"]["secure"] is True
+            assert kept["__Host-zorgid_session"]["path"] == "/"
+            page.goto(live.url + "/")
+            assert page.inner_text("#person-name") == "Olga Operator"
         finally:
             chromium.close()
 

@@ -25,9 +25,9 @@ from tests.support.server import read_login_page, serve_process
 from zorgid.cli.service import open_container
 from zorgid.identity.models import Role
 from zorgid.settings import Settings
-from zorgid.web.auth import SESSION_COOKIE
-from zorgid.web.routes.portal import LOGIN_COOKIE
-from zorgid.web.routes.registration import FORM_COOKIE
+from zorgid.web.cookies import FORM as FORM_COOKIE
+from zorgid.web.cookies import LOGIN as LOGIN_COOKIE
+from zorgid.web.cookies import SESSION as SESSION_COOKIE
 from zorgid.web.security import csrf_token
 
 if TYPE_CHECKING:

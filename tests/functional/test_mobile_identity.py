@@ -21,6 +21,7 @@ from zorgid.audit.log import verify_chain
 from zorgid.audit.models import AuditEvent
 from zorgid.identity.models import Device, DeviceStatus
 from zorgid.login.events import LocalEvents
+from zorgid.web.cookies import SESSION
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -130,7 +131,7 @@ def test_login_succeeds_and_the_portal_shows_name_and_role(live: Live, tmp_path:
         f"/login/{done.page.login_id}/complete", data={"csrf": done.page.csrf}
     )
     assert completed.status_code == 303
-    raw = done.browser.flags["zorgid_session"].lower()
+    raw = done.browser.flags[SESSION].lower()
     assert "httponly" in raw
     assert "secure" in raw
     assert "samesite=strict" in raw
@@ -252,7 +253,7 @@ def test_an_approved_login_cannot_be_completed_after_it_expired(live: Live, tmp_
     )
     assert late.status_code == 410
     assert late.json()["error"]["code"] == "login_expired"
-    assert "zorgid_session" not in done.browser.flags
+    assert SESSION not in done.browser.flags
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

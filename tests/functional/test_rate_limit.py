@@ -48,7 +48,12 @@ def test_the_sixth_new_login_in_a_minute_waits_with_a_clear_answer(limited: Live
         ("POST", "/aanvraag", True),
         ("POST", "/gegevens/abc/bevestigen", True),
         ("POST", "/beheer/aanvragen/x/goedkeuren", True),
+        ("POST", "/logout", True),
+        ("POST", "/a-route-added-later", True),
         ("GET", "/aanvraag/abc", True),
+        ("HEAD", "/", True),
+        ("HEAD", "/aanvraag/abc", True),
+        ("OPTIONS", "/", False),
         ("GET", "/gegevens/abc", True),
         ("GET", "/aanvraag", False),
         ("GET", "/toepassingen", False),
@@ -72,3 +77,14 @@ def test_the_bucket_refills_with_time_and_is_per_address() -> None:
     assert limit._take("b") is None  # another address has its own bucket
     now[0] = 30.0
     assert limit._take("a") is None
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_head_and_logout_are_counted_like_the_requests_they_stand_for(limited: Live) -> None:
+    browser = Browser(limited.url)
+    for _ in range(3):
+        assert browser.request("HEAD", "/").status_code == 200
+    for _ in range(2):
+        assert browser.post("/logout", data={"csrf": "x"}).status_code == 403
+    assert browser.request("HEAD", "/").status_code == 429
+    assert browser.post("/logout", data={"csrf": "x"}).status_code == 429

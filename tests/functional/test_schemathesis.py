@@ -26,7 +26,7 @@ from tests.support.server import serve_process
 from zorgid.cli.service import open_container
 from zorgid.identity.models import Role
 from zorgid.settings import Settings
-from zorgid.web.auth import SESSION_COOKIE
+from zorgid.web.cookies import SESSION as SESSION_COOKIE
 from zorgid.web.openapi import OPERATIONS
 from zorgid.web.security import csrf_token
 

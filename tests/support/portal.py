@@ -2,7 +2,7 @@
 
 :func:`portal_session` registers a person with roles (as the operator's commands do), activates an
 app for them, and runs a whole QR login through :class:`~zorgid.login.service.LoginService`
-(start, scan, code, PIN, complete). The result is the value of the ``zorgid_session`` cookie a
+(start, scan, code, PIN, complete). The result is the value of the session cookie a
 browser would hold. :func:`served` runs the app on loopback and :func:`browser` opens a browser
 on it (tests/support/server.py), logged in or not.
 """
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from tests.support.identity import PIN, SOURCE, Activation, App, redeem
 from tests.support.identity_flows import add_member
 from tests.support.server import Browser, _free_socket, serve
+from zorgid.web.cookies import SESSION
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from zorgid.identity.devices import Profile
     from zorgid.identity.models import Role
 
-SESSION_COOKIE = "zorgid_session"
+SESSION_COOKIE = SESSION
 
 
 def portal_session(

@@ -17,6 +17,7 @@ from zorgid.audit.checkpoints import FORMAT
 from zorgid.bootstrap import MailRuntime
 from zorgid.core import useragent
 from zorgid.web import errors, fastpath
+from zorgid.web.bodylimit import BodyLimit
 from zorgid.web.observability import Metrics, RequestObserver
 from zorgid.web.openapi import document as openapi_document
 from zorgid.web.pages import STATIC
@@ -26,6 +27,8 @@ from zorgid.web.security import SecurityHeaders
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+
+    from starlette.types import ASGIApp
 
     from zorgid.bootstrap import Container
 
@@ -75,6 +78,22 @@ async def _checkpoint_periodically(container: Container) -> None:
         await asyncio.sleep(minutes * 60)
 
 
+class ZorgidApp(FastAPI):
+    """FastAPI with the request log, the security headers and the body limit around everything.
+
+    Middleware added with ``add_middleware`` runs inside Starlette's ServerErrorMiddleware, so
+    the 500 page of a defect would leave without the headers and unlogged; these wrap the whole
+    stack instead.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """The app's stack inside the body limit, the security headers and the request log."""
+        return RequestObserver(
+            SecurityHeaders(BodyLimit(super().build_middleware_stack())),
+            metrics=self.state.metrics,
+        )
+
+
 def create_app(container: Container) -> FastAPI:
     """The service's ASGI app."""
     mail = MailRuntime(container)
@@ -99,7 +118,7 @@ def create_app(container: Container) -> FastAPI:
             await run_in_threadpool(mail.stop)
             await container.events.stop()
 
-    app = FastAPI(
+    app = ZorgidApp(
         title="ZORG-ID",
         version=__version__,
         lifespan=lifespan,
@@ -131,6 +150,4 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(
         RateLimit, per_minute=container.settings.rate_limit_per_minute, client=peer_address
     )
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestObserver, metrics=app.state.metrics)
     return app

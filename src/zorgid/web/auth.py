@@ -19,6 +19,7 @@ from zorgid.core.i18n import N_
 from zorgid.errors import ZorgidError
 from zorgid.identity.models import Role
 from zorgid.login.errors import SessionInvalidError
+from zorgid.web import cookies
 from zorgid.web.errors import CsrfError
 from zorgid.web.security import csrf_ok, csrf_token
 
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from zorgid.bootstrap import Container
     from zorgid.identity.devices import Profile
 
-SESSION_COOKIE = "zorgid_session"  # set by routes/portal.py after a completed QR login
 MAX_COOKIE = 200  # a session token is 43 characters; anything much longer is not ours
 
 
@@ -96,10 +96,10 @@ def container_of(request: Request) -> Container:
 
 async def visitor(request: Request) -> Visitor | None:
     """The logged-in person of this browser, or None."""
-    token = request.cookies.get(SESSION_COOKIE, "")
+    container = container_of(request)
+    token = request.cookies.get(cookies.session(container.settings).name, "")
     if not token or len(token) > MAX_COOKIE:
         return None
-    container = container_of(request)
     try:
         visit = await container.logins.portal_visit(token)
     except SessionInvalidError:

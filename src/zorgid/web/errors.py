@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
 log = logging.getLogger("zorgid.web")
+KIB = 1024
+#: Where zorgid.web.bodylimit leaves the request's body limit (in bytes) in the ASGI scope.
+BODY_LIMIT = "zorgid.body_limit"
 
 STATUS = {
     "bad_request": 400,
@@ -122,6 +125,19 @@ class InvalidRequestError(ZorgidError):
 
     code = "bad_request"
     message = N_("The request is not valid: {reason}")
+
+
+class TooLargeError(ZorgidError):
+    """The request's body is larger than its route accepts (refused before it is read)."""
+
+    code = "too_large"
+    message = N_("What you sent is larger than this address accepts (at most {limit} KiB).")
+
+
+def too_large(request: Request) -> TooLargeError:
+    """The 413 for ``request``, naming its route's limit (zorgid.web.bodylimit)."""
+    limit = int(request.scope.get(BODY_LIMIT) or 0)
+    return TooLargeError(f"body over {limit} bytes", limit=-(-limit // KIB))
 
 
 class InternalServerError(ZorgidError):
@@ -241,6 +257,8 @@ def install(app: FastAPI) -> None:
             return error_response(request, MethodError(), 405, {"Allow": allowed_methods(request)})
         if exc.status_code == 404:  # noqa: PLR2004
             return error_response(request, NotFoundError(), 404)
+        if exc.status_code == 413:  # noqa: PLR2004 - zorgid.web.bodylimit
+            return error_response(request, too_large(request), 413)
         return error_response(
             request,
             InvalidRequestError(str(exc.detail), reason=str(exc.status_code)),

@@ -65,6 +65,9 @@ async def json_body(request: Request, model: type[M]) -> M:
 
 async def form_fields(request: Request, *names: str) -> dict[str, str]:
     """The named fields of a posted form ("" when absent), each at most 100 characters."""
+    # The body first, whatever its type: one over the limit (zorgid.web.bodylimit) is a 413
+    # before anything else (Starlette's form reader would leave a body of another type unread).
+    await request.body()
     form = await request.form(max_files=0, max_fields=20)
     values: dict[str, str] = {}
     for name in names:

@@ -1,10 +1,10 @@
-"""Reading a posted form with a cap on its size, before anything of it is parsed.
+"""Reading a posted form whole, within its route's body limit, before anything of it is parsed.
 
-Starlette reads a form body whole (a file part spools to disk without a limit), so a form is
-read here from the request stream up to a fixed number of bytes first; anything longer is
-refused with :class:`TooLargeError` (413) without being kept. Fields come back as plain strings
-(a missing field is ``""``), so that a route can show the form again with what was typed and a
-message per field, rather than a validation error.
+Every route has a body limit (zorgid.web.bodylimit): a body over it is refused with
+:class:`~zorgid.web.errors.TooLargeError` (413) before it is read, or as soon as the bytes that
+arrive pass it. Fields come back as plain strings (a missing field is ``""``), so that a
+route can show the form again with what was typed and a message per field, rather than a
+validation error.
 """
 
 from __future__ import annotations
@@ -13,26 +13,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.requests import Request  # noqa: TC002 - FastAPI reads dependency annotations
 
 from zorgid.core.i18n import N_, Message, translate
-from zorgid.errors import ZorgidError
-from zorgid.web.errors import InvalidRequestError
+from zorgid.web.errors import InvalidRequestError, too_large
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Mapping
-
-#: Enough for any text form of ours (an application's fields, a rejection reason).
-FORM_LIMIT = 64 * 1024
-KIB = 1024
-
-
-class TooLargeError(ZorgidError):
-    """The request body is larger than the form accepts."""
-
-    code = "too_large"
-    message = N_("What you sent is larger than this form accepts (at most {limit} KiB).")
 
 
 @dataclass(frozen=True)
@@ -67,9 +56,14 @@ class Shown:
     chosen: tuple[str, ...] = ()
 
 
-async def read_form(request: Request, limit: int = FORM_LIMIT) -> Form:
-    """The request's form, refusing a body of more than ``limit`` bytes."""
-    body = await _body(request, limit)
+async def read_form(request: Request) -> Form:
+    """The request's form; a body over the route's limit is a :class:`TooLargeError`."""
+    try:
+        body = await request.body()
+    except HTTPException as error:
+        if error.status_code == 413:  # noqa: PLR2004 - the body limit's refusal
+            raise too_large(request) from None
+        raise
 
     async def replay() -> AsyncGenerator[bytes, None]:
         yield body
@@ -78,11 +72,11 @@ async def read_form(request: Request, limit: int = FORM_LIMIT) -> Form:
     try:
         if kind == "multipart/form-data":
             parsed = await MultiPartParser(
-                request.headers, replay(), max_files=2, max_fields=100, max_part_size=limit
+                request.headers, replay(), max_files=2, max_fields=100, max_part_size=len(body)
             ).parse()
         elif kind == "application/x-www-form-urlencoded":
             parsed = await FormParser(
-                request.headers, replay(), max_fields=100, max_part_size=limit
+                request.headers, replay(), max_fields=100, max_part_size=len(body)
             ).parse()
         else:
             return Form()
@@ -98,20 +92,6 @@ async def read_form(request: Request, limit: int = FORM_LIMIT) -> Form:
         else:
             form.fields.setdefault(name, []).append(value)
     return form
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise TooLargeError(f"declared {declared} bytes", limit=limit // KIB)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLargeError(f"more than {limit} bytes", limit=limit // KIB)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def problem_texts(problems: Mapping[str, str | Message], lang: str) -> dict[str, str]:

@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from zorgid.core.i18n import DEFAULT, SUPPORTED
+from zorgid.web.cookies import LANG
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-LANG_COOKIE = "zorgid_lang"
-
 
 def request_language(request: Request) -> str:
     """Dutch unless the person chose or their browser prefers English."""
-    for candidate in (request.query_params.get("lang"), request.cookies.get(LANG_COOKIE)):
+    for candidate in (request.query_params.get("lang"), request.cookies.get(LANG)):
         if candidate in SUPPORTED:
             return candidate
     for part in request.headers.get("accept-language", "").split(","):

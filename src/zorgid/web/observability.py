@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -12,6 +13,16 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+#: Pages whose address carries a capability token (an e-mailed link): the token is the key.
+_TOKEN_IN_PATH = re.compile(r"^(/+(?:aanvraag|gegevens)/)[^/]+")
+REDACTED = "[token]"
+
+
+def loggable_path(path: str) -> str:
+    """``path`` with the token of a mailed link replaced: logs are read by more people."""
+    return _TOKEN_IN_PATH.sub(lambda m: m.group(1) + REDACTED, path)
 
 
 def configure_logging(*, json_logs: bool, level: str) -> None:
@@ -85,11 +96,11 @@ class RequestObserver:
                 self.metrics.duration.observe(elapsed)
                 method = scope["method"] if scope["method"] in METHODS else "other"
                 self.metrics.requests.labels(method, str(status)).inc()
-                # The path only: query strings may carry one-time values.
+                # The path only (query strings may carry one-time values), tokens redacted.
                 self.log.info(
                     "request",
                     method=scope["method"],
-                    path=scope["path"],
+                    path=loggable_path(scope["path"]),
                     status=status,
                     ms=round(elapsed * 1000, 2),
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
 from zorgid.core.i18n import translate
-from zorgid.web.language import LANG_COOKIE, request_language
+from zorgid.web import cookies
+from zorgid.web.language import request_language
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -29,6 +31,21 @@ def environment() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         auto_reload=False,
     )
+
+
+#: What a path segment may hold unencoded (RFC 3986 pchar, without ``%``: a decoded path's ``%``
+#: is a character of its own).
+_PCHAR = "/-._~!$&'()*+,;=:@"
+
+
+def own_path(path: str) -> str:
+    """A request's (decoded) path as a link to the same page on this site.
+
+    ``//evil.example/x`` (or ``/%2F%2Fevil.example/x``) would be a scheme-relative link to
+    another host, and browsers read a backslash as a slash and drop tabs and newlines from
+    addresses: the path gets one leading slash and everything else percent-encoded.
+    """
+    return "/" + urllib.parse.quote(path.lstrip("/"), safe=_PCHAR)
 
 
 def render(
@@ -51,19 +68,12 @@ def render(
                 "lang": lang,
                 "other_lang": "en" if lang == "nl" else "nl",
                 "service_name": container.settings.service_name,
-                "path": request.url.path,
+                "path": own_path(request.scope["path"]),
                 **context,
             }
         )
     )
     response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
     if request.query_params.get("lang") == lang:
-        response.set_cookie(
-            LANG_COOKIE,
-            lang,
-            max_age=31536000,
-            httponly=True,
-            samesite="lax",
-            secure=container.settings.cookie_secure,
-        )
+        cookies.language(container.settings).set(response, lang, max_age=31536000)
     return response

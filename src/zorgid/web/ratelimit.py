@@ -32,17 +32,19 @@ class RateLimitedError(ZorgidError):
     message = N_("Too many requests from your network. Wait {retry_after} seconds and try again.")
 
 
-#: Every POST here creates something or tries a secret (forms included, security.md).
-COUNTED_POSTS = ("/api/app/v1/", "/login/", "/aanvraag", "/gegevens/", "/beheer")
+#: Methods that only read; every other request changes something or tries a secret (every POST
+#: of ours: forms, the app API, logout), so it is counted wherever it goes.
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Pages whose address carries an e-mailed token: opening one tries a secret.
 TOKEN_PAGES = ("/aanvraag/", "/gegevens/")
 
 
 def counted(method: str, path: str) -> bool:
     """Whether a request creates something or tries a secret."""
-    if method == "POST":
-        return path.startswith(COUNTED_POSTS)
-    return method == "GET" and (path == "/" or path.startswith(TOKEN_PAGES))
+    if method not in READS:
+        return True
+    # HEAD is a GET without the body: the same route answers it, so it is counted alike.
+    return method != "OPTIONS" and (path == "/" or path.startswith(TOKEN_PAGES))
 
 
 class RateLimit:

@@ -26,10 +26,14 @@ HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
 ]
 NO_STORE = (b"cache-control", b"no-store")
+CLOSE = (b"connection", b"close")
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware (no per-request task, unlike BaseHTTPMiddleware)."""
+    """Pure ASGI middleware (no per-request task, unlike BaseHTTPMiddleware).
+
+    Also closes the connection after a response given before its request's body ended.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -40,6 +44,18 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         static = scope["path"].startswith("/static/")
+        request_headers = dict(scope.get("headers", []))
+        # A body is coming when the request announces one (HTTP/1.1: a length or chunks).
+        unread = request_headers.get(b"content-length", b"0") not in {b"", b"0"} or (
+            b"transfer-encoding" in request_headers
+        )
+
+        async def receive_body() -> Message:
+            nonlocal unread
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                unread = False
+            return message
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -47,20 +63,33 @@ class SecurityHeaders:
                 headers.extend(HEADERS)
                 if not static:
                     headers.append(NO_STORE)
+                if unread:
+                    # Answered before the body ended (a 413, a refusal that did not need it):
+                    # the connection closes, so the server stops reading what is left of it.
+                    headers.append(CLOSE)
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive_body, send_with_headers)
 
 
 def csrf_token(secret: bytes, binding: str) -> str:
     """The CSRF token for a browser, bound to its login or session cookie."""
-    mac = hmac.new(secret, b"zorgid-csrf-v1\0" + binding.encode(), hashlib.sha256).digest()
+    mac = hmac.new(secret, b"zorgid-csrf-v1\0" + _utf8(binding), hashlib.sha256).digest()
     return b64url(mac)
 
 
 def csrf_ok(secret: bytes, binding: str | None, token: str | None) -> bool:
-    """Whether ``token`` is the CSRF token for ``binding`` (constant time)."""
+    """Whether ``token`` is the CSRF token for ``binding`` (constant time).
+
+    Compared as bytes: ``hmac.compare_digest`` refuses ``str`` with anything but ASCII (a
+    TypeError, which was a 500 for one non-ASCII character in the field).
+    """
     if not binding or not token:
         return False
-    return hmac.compare_digest(csrf_token(secret, binding), token)
+    return hmac.compare_digest(csrf_token(secret, binding).encode(), _utf8(token))
+
+
+def _utf8(text: str) -> bytes:
+    # Any text a request can carry, lone surrogates included, becomes bytes without an error.
+    return text.encode("utf-8", "surrogatepass")

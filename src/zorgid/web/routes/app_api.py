@@ -44,7 +44,7 @@ class ActivationRequest(Strict):
     nonce: Token
     public_key: B64
     pin: Annotated[str, Field(max_length=16)]
-    label: Annotated[str, Field(max_length=100)] = "app"
+    label: Annotated[str, Field(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")] = "app"
     signature: B64
 
 

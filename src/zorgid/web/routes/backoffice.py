@@ -27,7 +27,7 @@ from zorgid.core.i18n import N_
 from zorgid.errors import ZorgidError
 from zorgid.registration.errors import FormInvalidError, RequestUnknownError
 from zorgid.registration.states import RegistrationState
-from zorgid.web.auth import OperatorDep, Visitor, container_of
+from zorgid.web.auth import OperatorDep, Visitor, container_of, require_operator
 from zorgid.web.client import client_ip
 from zorgid.web.errors import STATUS, FreshLoginRequiredError, InvalidRequestError
 from zorgid.web.forms import Form, Shown, problem_texts, read_form
@@ -41,8 +41,11 @@ if TYPE_CHECKING:
 
 router = APIRouter(prefix="/beheer")
 
-RequestId = Annotated[str, Path(max_length=64)]
-ApplicationId = Annotated[str, Path(max_length=100)]
+#: No control characters in what is looked up: PostgreSQL refuses a NUL in any text (an error,
+#: not a miss), and no id or subject of ours has one.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+RequestId = Annotated[str, Path(max_length=64, pattern=PRINTABLE)]
+ApplicationId = Annotated[str, Path(max_length=100, pattern=PRINTABLE)]
 AUDIT_PAGE = 50
 APPLICATION_FIELDS = ("id", "name", "vendor", "supports", "website")
 #: What ``?gedaan=`` may say; anything else is ignored.
@@ -76,14 +79,16 @@ class Posted:
     form: Form
 
 
-async def operator_post(request: Request, operator: OperatorDep) -> Posted:
-    """The operator (checked first) and their form, refused without the session's token.
+async def operator_post(request: Request) -> Posted:
+    """The operator and their form, refused without the session's token.
 
-    Every form of the back office makes a decision, so it also needs a recent login
-    (``ZORGID_REAUTH_MINUTES``): an older one is asked to log in again, and comes back to the
-    page with what they typed.
+    The body is read first (within its limit): one over the limit is a 413 for anyone, the
+    same answer every route gives, before the visitor is asked who they are. Every form of the
+    back office makes a decision, so it also needs a recent login (``ZORGID_REAUTH_MINUTES``):
+    an older one is asked to log in again, and comes back to the page with what they typed.
     """
     form = await read_form(request)
+    operator = await require_operator(request)
     container = container_of(request)
     secret = container.keys.secret
     operator.check_csrf(secret, form.text("csrf"))
@@ -419,7 +424,7 @@ def audit(
     request: Request,
     operator: OperatorDep,
     voor: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    onderwerp: Annotated[str, Query(max_length=128)] = "",
+    onderwerp: Annotated[str, Query(max_length=128, pattern=PRINTABLE)] = "",
 ) -> Response:
     """The audit trail, newest first, a page at a time; optionally about one subject."""
     container = container_of(request)

@@ -8,7 +8,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -17,7 +17,8 @@ from zorgid.errors import ZorgidError
 from zorgid.identity.models import Role
 from zorgid.login.errors import SessionInvalidError
 from zorgid.registration.service import AWAITS_FIRST_LOGIN
-from zorgid.web.auth import SESSION_COOKIE, PersonDep, container_of
+from zorgid.web import cookies
+from zorgid.web.auth import PersonDep, container_of
 from zorgid.web.client import client_ip, user_agent
 from zorgid.web.errors import CsrfError, InvalidRequestError, error_response, wants_json
 from zorgid.web.fastpath import MAX_FIELD, form_fields, route
@@ -37,9 +38,7 @@ if TYPE_CHECKING:
 
 router = APIRouter()
 
-LOGIN_COOKIE = "zorgid_login"
 Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{22}$")]
-Field = Annotated[str, Form(max_length=100)]
 STREAM_SECONDS = 300.0
 ROLE_NAMES = {
     "operator": N_("Operator"),
@@ -66,7 +65,8 @@ def _login_path(login_id: str) -> str:
 async def home(request: Request) -> Response:
     """The person's portal when logged in; otherwise a new QR login."""
     container = container_of(request)
-    token = request.cookies.get(SESSION_COOKIE)
+    session = cookies.session(container.settings)
+    token = request.cookies.get(session.name)
     if token:
         try:
             person = await container.logins.portal_person(token)
@@ -82,9 +82,12 @@ async def home(request: Request) -> Response:
             return render(
                 request, "home.html", _home_context(container, person, token, registrations)
             )
+    if request.method == "HEAD":
+        # The headers of the login page, without starting a login nobody can see.
+        return Response(media_type="text/html; charset=utf-8")
     response = await _new_login(request, container)
     if token:
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        session.delete(response)  # it no longer works: the browser forgets it
     return response
 
 
@@ -111,14 +114,8 @@ async def _new_login(
             "kept": kept or {},
         },
     )
-    response.set_cookie(
-        LOGIN_COOKIE,
-        started.browser_secret,
-        max_age=container.settings.login_ttl_seconds + 60,
-        path=_login_path(started.login_id),
-        httponly=True,
-        secure=container.settings.cookie_secure,
-        samesite="strict",
+    cookies.login(container.settings, started.login_id).set(
+        response, started.browser_secret, max_age=container.settings.login_ttl_seconds + 60
     )
     return response
 
@@ -174,7 +171,7 @@ def _home_context(
 async def status(request: Request) -> Response:
     """The login's state as JSON (the polling fallback of the event stream)."""
     container, login_id = container_of(request), fast_login_id(request)
-    secret = request.cookies.get(LOGIN_COOKIE, "")
+    secret = request.cookies.get(cookies.LOGIN, "")
     state = await container.logins.browser_state(login_id, secret)
     return JSONResponse({"state": str(state)})
 
@@ -183,7 +180,7 @@ async def status(request: Request) -> Response:
 async def events(request: Request) -> Response:
     """Server-sent events: one ``state`` event per change, until the login ends."""
     container, login_id = container_of(request), fast_login_id(request)
-    secret = request.cookies.get(LOGIN_COOKIE, "")
+    secret = request.cookies.get(cookies.LOGIN, "")
 
     async def read() -> str:
         return str(await container.logins.browser_state(login_id, secret))
@@ -236,7 +233,7 @@ async def events(request: Request) -> Response:
 async def login_page(login_id: Id, request: Request) -> Response:
     """Where a browser without JavaScript lands after typing the code."""
     container = container_of(request)
-    secret = request.cookies.get(LOGIN_COOKIE, "")
+    secret = request.cookies.get(cookies.LOGIN, "")
     try:
         state = str(await container.logins.browser_state(login_id, secret))
     except ZorgidError:
@@ -256,10 +253,10 @@ async def enter_code(request: Request) -> Response:
     container, login_id = container_of(request), fast_login_id(request)
     fields = await form_fields(request, "code", "csrf")
     code, csrf = fields["code"], fields["csrf"]
-    secret = request.cookies.get(LOGIN_COOKIE, "")
+    secret = request.cookies.get(cookies.LOGIN, "")
+    if not csrf_ok(container.keys.secret, secret, csrf):
+        raise CsrfError  # not a typing mistake: the error page, not the form again
     try:
-        if not csrf_ok(container.keys.secret, secret, csrf):
-            raise CsrfError
         await container.logins.enter_code(login_id, secret, code, source=client_ip(request))
     except ZorgidError as error:
         if wants_json(request):
@@ -285,7 +282,7 @@ async def complete(request: Request) -> Response:
     """An approved login's browser gets a brand-new session cookie."""
     container, login_id = container_of(request), fast_login_id(request)
     fields = await form_fields(request, "csrf", "terug")
-    secret = request.cookies.get(LOGIN_COOKIE, "")
+    secret = request.cookies.get(cookies.LOGIN, "")
     if not csrf_ok(container.keys.secret, secret, fields["csrf"]):
         raise CsrfError
     source = client_ip(request)
@@ -297,7 +294,7 @@ async def complete(request: Request) -> Response:
         # in the login's own transaction; a failure here is retried at the next login).
         await run_in_threadpool(_first_login, container, new.person_id, source)
     following = back_path(fields["terug"]) or "/"
-    old = request.cookies.get(SESSION_COOKIE, "")
+    old = request.cookies.get(cookies.session(container.settings).name, "")
     if following != "/" and old:
         # A new login for a decision replaces the browser's session: the old one ends.
         await container.logins.end_portal_session(old, source=source)
@@ -306,16 +303,10 @@ async def complete(request: Request) -> Response:
         response = JSONResponse({"state": "completed", "next": following})
     else:
         response = RedirectResponse(following, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        new.token,
-        max_age=container.settings.session_ttl_minutes * 60,
-        path="/",
-        httponly=True,
-        secure=container.settings.cookie_secure,
-        samesite="strict",
+    cookies.session(container.settings).set(
+        response, new.token, max_age=container.settings.session_ttl_minutes * 60
     )
-    response.delete_cookie(LOGIN_COOKIE, path=_login_path(login_id))
+    cookies.login(container.settings, login_id).delete(response)
     return response
 
 
@@ -325,15 +316,17 @@ def _first_login(container: Container, person_id: str, source: str) -> None:
 
 
 @router.post("/logout")
-async def logout(request: Request, csrf: Field = "") -> Response:
+async def logout(request: Request) -> Response:
     """End the portal session everywhere."""
     container = container_of(request)
-    token = request.cookies.get(SESSION_COOKIE, "")
+    csrf = (await read_form(request)).text("csrf", MAX_FIELD)
+    session = cookies.session(container.settings)
+    token = request.cookies.get(session.name, "")
     if not csrf_ok(container.keys.secret, token, csrf):
         raise CsrfError
     await container.logins.end_portal_session(token, source=client_ip(request))
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    session.delete(response)
     return response
 
 

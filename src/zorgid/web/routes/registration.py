@@ -17,13 +17,15 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from zorgid.core.i18n import N_, translate
 from zorgid.core.tokens import new_token
+from zorgid.errors import ZorgidError
 from zorgid.orgdoc.document import MAX_DOCUMENT_BYTES
 from zorgid.registration.errors import FormInvalidError, MailLimitError, ProofOfWorkError
 from zorgid.registration.views import AdminDetails, ApplicationForm
+from zorgid.web import cookies
 from zorgid.web.auth import container_of
 from zorgid.web.client import client_ip
-from zorgid.web.errors import CsrfError
-from zorgid.web.forms import Form, Shown, TooLargeError, problem_texts, read_form
+from zorgid.web.errors import CsrfError, TooLargeError
+from zorgid.web.forms import Form, Shown, problem_texts, read_form
 from zorgid.web.language import request_language
 from zorgid.web.pages import render
 from zorgid.web.security import csrf_ok, csrf_token
@@ -33,11 +35,7 @@ if TYPE_CHECKING:
 
 router = APIRouter()
 
-FORM_COOKIE = "zorgid_form"
-FORM_COOKIE_PATH = "/aanvraag"
 MAX_COOKIE = 100
-#: The document's own limit plus room for the form around it; more is refused unread.
-UPLOAD_LIMIT = MAX_DOCUMENT_BYTES + 32 * 1024
 Token = Annotated[str, Path(max_length=200)]
 FORM_FIELDS = (
     "ura",
@@ -136,21 +134,13 @@ def challenge(request: Request) -> Response:
 def application_form(request: Request) -> Response:
     """The application form the technical administrator fills in."""
     container = container_of(request)
-    cookie = request.cookies.get(FORM_COOKIE, "")
+    cookie = request.cookies.get(cookies.FORM, "")
     fresh = not cookie or len(cookie) > MAX_COOKIE
     if fresh:
         cookie = new_token()
     response = _form_page(request, csrf_token(container.keys.secret, _binding("form", cookie)))
     if fresh:
-        response.set_cookie(
-            FORM_COOKIE,
-            cookie,
-            max_age=24 * 3600,
-            path=FORM_COOKIE_PATH,
-            httponly=True,
-            secure=container.settings.cookie_secure,
-            samesite="strict",
-        )
+        cookies.form(container.settings).set(response, cookie, max_age=24 * 3600)
     return response
 
 
@@ -158,7 +148,7 @@ def application_form(request: Request) -> Response:
 def submit(request: Request, form: FormDep) -> Response:
     """Register the request; the technical administrator gets the e-mail with the document."""
     container = container_of(request)
-    cookie = request.cookies.get(FORM_COOKIE, "")[:MAX_COOKIE]
+    cookie = request.cookies.get(cookies.FORM, "")[:MAX_COOKIE]
     csrf = form.text("csrf")
     if not csrf_ok(container.keys.secret, _binding("form", cookie) if cookie else None, csrf):
         raise CsrfError
@@ -189,7 +179,7 @@ def submit(request: Request, form: FormDep) -> Response:
         return _form_page(request, csrf, limited)
     response = render(request, "registration_submitted.html", {"submitted": submitted})
     # A new form gets a new cookie: pressing reload here cannot send the request twice.
-    response.delete_cookie(FORM_COOKIE, path=FORM_COOKIE_PATH)
+    cookies.form(container.settings).delete(response)
     return response
 
 
@@ -230,16 +220,19 @@ async def upload(token: Token, request: Request) -> Response:
     container = container_of(request)
     lang = request_language(request)
     try:
-        form = await read_form(request, UPLOAD_LIMIT)
-    except TooLargeError:
-        return await run_in_threadpool(
-            _request_page,
-            request,
-            token,
-            error=translate(FILE_TOO_LARGE, lang),
-            code=TooLargeError.code,
-            status=413,
-        )
+        form = await read_form(request)
+    except TooLargeError as too_large:
+        try:
+            return await run_in_threadpool(
+                _request_page,
+                request,
+                token,
+                error=translate(FILE_TOO_LARGE, lang),
+                code=TooLargeError.code,
+                status=413,
+            )
+        except ZorgidError:  # no such request to show the message on: the 413 itself
+            raise too_large from None
     if not csrf_ok(container.keys.secret, _binding("request", token), form.text("csrf")):
         raise CsrfError
     data = form.file("document")
