@@ -18,7 +18,7 @@ from zorgid.identity.models import Role
 from zorgid.login.errors import SessionInvalidError
 from zorgid.registration.service import AWAITS_FIRST_LOGIN
 from zorgid.web import cookies
-from zorgid.web.auth import PersonDep, container_of
+from zorgid.web.auth import container_of, require_person
 from zorgid.web.client import client_ip, user_agent
 from zorgid.web.errors import CsrfError, InvalidRequestError, error_response, wants_json
 from zorgid.web.fastpath import MAX_FIELD, form_fields, route
@@ -127,14 +127,16 @@ def back_path(value: str) -> str | None:
 
 
 @router.post("/opnieuw-inloggen")
-async def log_in_again(request: Request, person: PersonDep) -> Response:
+async def log_in_again(request: Request) -> Response:
     """A new QR login for a logged-in person whose decision needs a recent login.
 
     It returns to the page the decision was made on (``terug``), where login.js and kept.js
-    put back what was typed (``bewaard-<field>``; nothing of it is stored by the service).
+    put back what was typed (``bewaard-<field>``; nothing of it is stored by the service). The
+    body is read first, as on every route: one over its limit is a 413 for anyone.
     """
     container = container_of(request)
     form = await read_form(request)
+    person = await require_person(request)
     person.check_csrf(container.keys.secret, form.text("csrf"))
     back = back_path(form.text("terug", 300))
     if back is None:
