@@ -176,7 +176,7 @@ async def status(request: Request) -> Response:
     return JSONResponse({"state": str(state)})
 
 
-@route("/login/{login_id}/events", methods=["GET"])
+@route("/login/{login_id}/events", methods=["GET"], held=True)
 async def events(request: Request) -> Response:
     """Server-sent events: one ``state`` event per change, until the login ends."""
     container, login_id = container_of(request), fast_login_id(request)
