@@ -10,7 +10,7 @@ on FastAPI.
 
 A route declared ``held`` (a browser's event stream, open for minutes, thousands at once) is
 served for GET by :class:`Held`, outside the app's per-request stack: every middleware of that
-stack keeps its frame and closures for as long as the request lasts (~10 KB a request).
+stack keeps its frame and closures for as long as the request lasts (~6 KB a request).
 """
 
 from __future__ import annotations
