@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 import anyio.to_thread
 from sqlalchemy import event
 
+from zorgid.db.engine import SQLITE_CACHE_SIZE
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 
@@ -302,6 +304,7 @@ class SqliteDatabase:
             "PRAGMA synchronous=NORMAL",
             "PRAGMA foreign_keys=ON",
             f"PRAGMA busy_timeout={busy_ms}",
+            SQLITE_CACHE_SIZE,
         ):
             connection.execute(pragma)
         with self._guard:

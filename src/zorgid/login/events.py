@@ -18,17 +18,19 @@ import asyncio
 import contextlib
 import functools
 import logging
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+from typing import Protocol
 
 CHANNEL = "zorgid_login"
 log = logging.getLogger("zorgid.login.events")
 
 
 class Subscription:
-    """A waiter's wake-up flag for one login (lives in the event loop's thread)."""
+    """A waiter's wake-up flag for one login (lives in the event loop's thread).
+
+    Slotted and small: thousands are held at once (one per open event stream or long poll).
+    """
+
+    __slots__ = ("_waiter", "_woken", "state")
 
     def __init__(self) -> None:
         self._woken = False
@@ -63,6 +65,24 @@ class Subscription:
         return woken
 
 
+class _Subscribed:
+    """The ``with`` block of :meth:`LocalEvents.subscribe` (a class: no generator to keep)."""
+
+    __slots__ = ("_events", "_login_id", "_subscription")
+
+    def __init__(self, events: LocalEvents, login_id: str) -> None:
+        self._events = events
+        self._login_id = login_id
+        self._subscription = Subscription()
+
+    def __enter__(self) -> Subscription:
+        self._events.add(self._login_id, self._subscription)
+        return self._subscription
+
+    def __exit__(self, *_exc: object) -> None:
+        self._events.discard(self._login_id, self._subscription)
+
+
 def _time_up(waiter: asyncio.Future[bool]) -> None:
     if not waiter.done():
         waiter.set_result(False)
@@ -92,7 +112,8 @@ class LocalEvents:
     """Waiters in this process, woken after the changing transaction commits."""
 
     def __init__(self) -> None:
-        self._waiters: dict[str, set[Subscription]] = {}
+        # A list per login: mostly one waiter (a browser, an app), rarely a few.
+        self._waiters: dict[str, list[Subscription]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
@@ -103,21 +124,23 @@ class LocalEvents:
         """Nothing to release."""
         self._loop = None
 
-    @contextlib.contextmanager
-    def subscribe(self, login_id: str) -> Iterator[Subscription]:
+    def subscribe(self, login_id: str) -> contextlib.AbstractContextManager[Subscription]:
         """Register a waiter for ``login_id`` for the duration of the ``with`` block."""
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
-        subscription = Subscription()
-        self._waiters.setdefault(login_id, set()).add(subscription)
-        try:
-            yield subscription
-        finally:
-            waiters = self._waiters.get(login_id)
-            if waiters is not None:
-                waiters.discard(subscription)
-                if not waiters:
-                    del self._waiters[login_id]
+        return _Subscribed(self, login_id)
+
+    def add(self, login_id: str, subscription: Subscription) -> None:
+        """Register ``subscription`` as a waiter for ``login_id`` (see :meth:`subscribe`)."""
+        self._waiters.setdefault(login_id, []).append(subscription)
+
+    def discard(self, login_id: str, subscription: Subscription) -> None:
+        """No longer wake ``subscription`` for ``login_id``."""
+        waiters = self._waiters.get(login_id)
+        if waiters is not None and subscription in waiters:
+            waiters.remove(subscription)
+            if not waiters:
+                del self._waiters[login_id]
 
     def notify(self, login_id: str, state: str = "") -> None:
         """Wake the waiters of ``login_id`` (from any thread)."""

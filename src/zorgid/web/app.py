@@ -18,6 +18,7 @@ from zorgid.bootstrap import MailRuntime
 from zorgid.core import useragent
 from zorgid.web import errors, fastpath
 from zorgid.web.bodylimit import BodyLimit
+from zorgid.web.fastpath import Held
 from zorgid.web.observability import Metrics, RequestObserver
 from zorgid.web.openapi import document as openapi_document
 from zorgid.web.pages import STATIC
@@ -87,11 +88,13 @@ class ZorgidApp(FastAPI):
     """
 
     def build_middleware_stack(self) -> ASGIApp:
-        """The app's stack inside the body limit, the security headers and the request log."""
-        return RequestObserver(
-            SecurityHeaders(BodyLimit(super().build_middleware_stack())),
-            metrics=self.state.metrics,
-        )
+        """The app's stack inside the body limit, the security headers and the request log.
+
+        The held routes (the browser's event stream) are served beside the app's own stack,
+        inside these three (zorgid.web.fastpath.Held).
+        """
+        stack = Held(super().build_middleware_stack(), owner=self, routes=fastpath.HELD)
+        return RequestObserver(SecurityHeaders(BodyLimit(stack)), metrics=self.state.metrics)
 
 
 def create_app(container: Container) -> FastAPI:

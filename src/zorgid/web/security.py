@@ -44,11 +44,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         static = scope["path"].startswith("/static/")
-        request_headers = dict(scope.get("headers", []))
-        # A body is coming when the request announces one (HTTP/1.1: a length or chunks).
-        unread = request_headers.get(b"content-length", b"0") not in {b"", b"0"} or (
-            b"transfer-encoding" in request_headers
-        )
+        unread = _announces_body(scope)
 
         async def receive_body() -> Message:
             nonlocal unread
@@ -71,6 +67,15 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive_body, send_with_headers)
+
+
+def _announces_body(scope: Scope) -> bool:
+    """Whether a body is coming: the request announces one (HTTP/1.1: a length or chunks)."""
+    # A function of its own: the request's headers as a dict are not kept for the request's life.
+    headers = dict(scope.get("headers", []))
+    return headers.get(b"content-length", b"0") not in {b"", b"0"} or (
+        b"transfer-encoding" in headers
+    )
 
 
 def csrf_token(secret: bytes, binding: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 import re
 import time
@@ -32,8 +32,11 @@ from zorgid.web.streams import ClientWatch, EventStream
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Mapping
 
+    from starlette.types import Receive
+
     from zorgid.bootstrap import Container
     from zorgid.identity.devices import Profile
+    from zorgid.login.events import Subscription
     from zorgid.registration.views import RequestSummary
 
 router = APIRouter()
@@ -178,57 +181,60 @@ async def status(request: Request) -> Response:
     return JSONResponse({"state": str(state)})
 
 
-@route("/login/{login_id}/events", methods=["GET"])
+@route("/login/{login_id}/events", methods=["GET"], held=True)
 async def events(request: Request) -> Response:
     """Server-sent events: one ``state`` event per change, until the login ends."""
     container, login_id = container_of(request), fast_login_id(request)
     secret = request.cookies.get(cookies.LOGIN, "")
-
-    async def read() -> str:
-        return str(await container.logins.browser_state(login_id, secret))
-
     # Subscribe first, then read: a change committed in between still wakes the stream. The
     # read also refuses an unknown login or another browser (404) before anything is streamed.
-    subscribed = contextlib.ExitStack()
-    subscription = subscribed.enter_context(container.events.subscribe(login_id))
+    subscribed = container.events.subscribe(login_id)
+    subscription = subscribed.__enter__()
     try:
-        first = await read()
+        first = str(await container.logins.browser_state(login_id, secret))
     except BaseException:
-        subscribed.close()
+        subscribed.__exit__(None, None, None)
         raise
-
-    async def stream() -> AsyncGenerator[bytes, None]:
-        deadline = time.monotonic() + STREAM_SECONDS
-        last = None
-        state = first
-        # A browser that goes away wakes the wait below and ends the stream at once.
-        with ClientWatch(request.receive, subscription.wake) as client:
-            yield b"retry: 2000\n\n"
-            while True:
-                if state != last:
-                    yield f"event: state\ndata: {json.dumps({'state': state})}\n\n".encode()
-                    last = state
-                if state in {"approved", "completed", "declined", "failed", "expired"}:
-                    return
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                woken = await subscription.wait(min(remaining, 5.0))
-                if client.gone:
-                    return
-                # A notification says which state was committed; only a timeout (a lost
-                # notification, another node's listener reconnecting) costs a database read.
-                if woken and subscription.state:
-                    state = subscription.state
-                else:
-                    state = await read()
-
     return EventStream(
-        stream(),
+        _stream(container, login_id, secret, first, subscription, request.receive),
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         # Unsubscribes in every path, also when the stream never started.
-        on_close=subscribed.close,
+        on_close=functools.partial(subscribed.__exit__, None, None, None),
     )
+
+
+async def _stream(  # noqa: PLR0913, PLR0917 - what one stream holds, and no more
+    container: Container,
+    login_id: str,
+    secret: str,
+    state: str,
+    subscription: Subscription,
+    receive: Receive,
+) -> AsyncGenerator[bytes, None]:
+    """The events of one login's stream, from its ``state`` when it opened."""
+    deadline = time.monotonic() + STREAM_SECONDS
+    last = None
+    # A browser that goes away wakes the wait below and ends the stream at once.
+    with ClientWatch(receive, subscription.wake) as client:
+        yield b"retry: 2000\n\n"
+        while True:
+            if state != last:
+                yield f"event: state\ndata: {json.dumps({'state': state})}\n\n".encode()
+                last = state
+            if state in {"approved", "completed", "declined", "failed", "expired"}:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            woken = await subscription.wait(min(remaining, 5.0))
+            if client.gone:
+                return
+            # A notification says which state was committed; only a timeout (a lost
+            # notification, another node's listener reconnecting) costs a database read.
+            if woken and subscription.state:
+                state = subscription.state
+            else:
+                state = str(await container.logins.browser_state(login_id, secret))
 
 
 @router.get("/login/{login_id}")
