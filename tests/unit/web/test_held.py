@@ -58,3 +58,30 @@ def test_the_event_stream_passes_none_of_the_app_s_own_middleware(container: Con
     assert unknown.headers["cache-control"] == "no-store"
     assert status.status_code == 200
     assert seen == ["GET status"]
+
+
+def test_a_defect_in_the_event_stream_is_the_app_s_500_with_every_security_header(
+    container: Container,
+) -> None:
+    started = asyncio.run(container.logins.start(client_ip=SOURCE, user_agent="test"))
+
+    async def broken(login_id: str, browser_secret: str) -> str:
+        del login_id, browser_secret
+        msg = "a defect the stack would have answered"
+        raise RuntimeError(msg)
+
+    container.logins.browser_state = broken  # type: ignore[method-assign]
+    app = create_app(container)
+    sock = _free_socket()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    cookie = {"zorgid_login": started.browser_secret}
+    with serve(container, sock, app), httpx.Client(base_url=url, cookies=cookie) as client:
+        answer = client.get(
+            f"/login/{started.login_id}/events", headers={"accept": "application/json"}
+        )
+    assert answer.status_code == 500
+    assert answer.json()["error"]["code"] == "internal_error"
+    assert "default-src 'none'" in answer.headers["content-security-policy"]
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["cache-control"] == "no-store"
+    assert "a defect" not in answer.text
