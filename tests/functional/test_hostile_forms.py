@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
@@ -20,11 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.portal import portal_session
-from tests.support.server import read_login_page, serve_process
-from zorgid.cli.service import open_container
-from zorgid.identity.models import Role
-from zorgid.settings import Settings
+from tests.support.portal import OperatorSite, operator_site
+from tests.support.server import read_login_page
 from zorgid.web.cookies import FORM as FORM_COOKIE
 from zorgid.web.cookies import LOGIN as LOGIN_COOKIE
 from zorgid.web.cookies import SESSION as SESSION_COOKIE
@@ -68,36 +64,15 @@ HEADER = st.binary(max_size=60).map(
 )
 
 
-@dataclass(frozen=True)
-class Site:
-    """The running service, with what gets a fuzzer past the CSRF checks."""
-
-    url: str
-    secret: bytes
-    session: str  # an operator's
-
-
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorSite]:
     """``zorgid serve`` on SQLite, with an operator logged in."""
-    data = tmp_path_factory.mktemp("hostile")
-    url = f"sqlite:///{data / 'zorgid.sqlite3'}"
-    container = open_container(
-        Settings(data_dir=data, database_url=url), create_keys=True, migrate=True
-    )
-    try:
-        session = portal_session(
-            container, email="olga@zorgid.example", roles=[(Role.OPERATOR, None)]
-        )
-        secret = container.keys.secret
-    finally:
-        container.close()
-    with serve_process(data, url, ZORGID_RATE_LIMIT_PER_MINUTE="0") as served:
-        yield Site(served, secret, session)
+    with operator_site(tmp_path_factory.mktemp("hostile")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
-def client(site: Site) -> Iterator[httpx.Client]:
+def client(site: OperatorSite) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=site.url, timeout=60) as opened:
         yield opened
 
@@ -268,7 +243,7 @@ APPLICATION_FIELDS = (
 @given(data=st.data())
 @FUZZ
 def test_the_application_form_takes_any_fields(
-    client: httpx.Client, site: Site, data: st.DataObject
+    client: httpx.Client, site: OperatorSite, data: st.DataObject
 ) -> None:
     cookie = data.draw(st.sampled_from(["k" * 22, ""]) | TEXT.filter(str.isprintable))
     csrf = csrf_token(site.secret, f"form\0{cookie}")
@@ -280,7 +255,7 @@ def test_the_application_form_takes_any_fields(
 @given(data=st.data(), form=st.sampled_from(sorted(TOKEN_FORMS)))
 @FUZZ
 def test_the_token_forms_take_any_token_and_fields(
-    client: httpx.Client, site: Site, data: st.DataObject, form: str
+    client: httpx.Client, site: OperatorSite, data: st.DataObject, form: str
 ) -> None:
     token = data.draw(st.sampled_from(["t" * 43]) | TEXT)
     binding, fields = TOKEN_FORMS[form]
@@ -291,7 +266,7 @@ def test_the_token_forms_take_any_token_and_fields(
 @given(data=st.data(), form=st.sampled_from(sorted(OPERATOR_FORMS)))
 @FUZZ
 def test_the_operator_s_forms_take_any_fields(
-    client: httpx.Client, site: Site, data: st.DataObject, form: str
+    client: httpx.Client, site: OperatorSite, data: st.DataObject, form: str
 ) -> None:
     path = form.replace("{id}", segment(data.draw(st.sampled_from(["r" * 22]) | TEXT)))
     fields = OPERATOR_FORMS[form]

@@ -21,11 +21,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi import checks
 
-from tests.support.portal import portal_session
-from tests.support.server import serve_process
-from zorgid.cli.service import open_container
-from zorgid.identity.models import Role
-from zorgid.settings import Settings
+from tests.support.portal import operator_site
 from zorgid.web.cookies import SESSION as SESSION_COOKIE
 from zorgid.web.openapi import OPERATIONS
 from zorgid.web.security import csrf_token
@@ -61,21 +57,8 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """``zorgid serve`` on SQLite (the fuzzing is of HTTP, the databases have their own tests)."""
-    data = tmp_path_factory.mktemp("schemathesis")
-    url = f"sqlite:///{data / 'zorgid.sqlite3'}"
-    container = open_container(
-        Settings(data_dir=data, database_url=url), create_keys=True, migrate=True
-    )
-    try:
-        session = portal_session(
-            container, email="olga@zorgid.example", roles=[(Role.OPERATOR, None)]
-        )
-        csrf = csrf_token(container.keys.secret, session)
-    finally:
-        container.close()
-    # No rate limit: thousands of requests from one address would otherwise mostly get 429.
-    with serve_process(data, url, ZORGID_RATE_LIMIT_PER_MINUTE="0") as served:
-        yield Site(served, session, csrf)
+    with operator_site(tmp_path_factory.mktemp("schemathesis")) as served:
+        yield Site(served.url, served.session, csrf_token(served.secret, served.session))
     total = sum(CASES.values())
     every = len(CASES) == 2 * len(OPERATIONS)
     print(f"\nschemathesis: {total} cases over {len(CASES)} operations and visitors")  # noqa: T201

@@ -16,15 +16,18 @@ from typing import TYPE_CHECKING
 
 from tests.support.identity import PIN, SOURCE, Activation, App, redeem
 from tests.support.identity_flows import add_member
-from tests.support.server import Browser, _free_socket, serve
+from tests.support.server import Browser, _free_socket, serve, serve_process
+from zorgid.cli.service import open_container
+from zorgid.identity.models import Role
+from zorgid.settings import Settings
 from zorgid.web.cookies import SESSION
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
+    from pathlib import Path
 
     from zorgid.bootstrap import Container
     from zorgid.identity.devices import Profile
-    from zorgid.identity.models import Role
 
 SESSION_COOKIE = SESSION
 
@@ -110,3 +113,33 @@ def browser(url: str, session_token: str | None = None) -> Browser:
     if session_token:
         opened.cookies[(SESSION_COOKIE, "/")] = session_token
     return opened
+
+
+@dataclasses.dataclass(frozen=True)
+class OperatorSite:
+    """``zorgid serve`` in its own process, with an operator's session and the CSRF key."""
+
+    url: str
+    secret: bytes
+    session: str
+
+
+@contextlib.contextmanager
+def operator_site(data: Path) -> Iterator[OperatorSite]:
+    """``zorgid serve`` on SQLite in ``data`` without a rate limit, an operator logged in.
+
+    For the fuzzers: thousands of requests from one address would otherwise mostly get 429.
+    """
+    url = f"sqlite:///{data / 'zorgid.sqlite3'}"
+    container = open_container(
+        Settings(data_dir=data, database_url=url), create_keys=True, migrate=True
+    )
+    try:
+        session = portal_session(
+            container, email="olga@zorgid.example", roles=[(Role.OPERATOR, None)]
+        )
+        secret = container.keys.secret
+    finally:
+        container.close()
+    with serve_process(data, url, ZORGID_RATE_LIMIT_PER_MINUTE="0") as served:
+        yield OperatorSite(served, secret, session)
